@@ -1,1 +1,202 @@
-//! jwtkit-mint
+//! Mint JWTs with the claim sets real consumers expect.
+//!
+//! - [`GenericProfile`]: `sub`, `iat`, optional `exp`/`nbf`/`iss`/`aud`/`jti` and custom claims
+//!   (the API bearer tokens of generate_jwt.py);
+//! - [`CamundaProfile`]: the engine token of the Camunda setup in seed 000, with
+//!   [`camunda_secret`] decoding the engine's base64 secret the way the engine does;
+//! - [`CentrifugoConnectionClaims`] and [`CentrifugoSubscriptionClaims`]: Centrifugo tokens.
+//!
+//! A [`Minter`] holds a pre-parsed [`SigningKey`] and its encoded JOSE header, so minting is one
+//! JSON serialisation and one signature.
+//!
+//! ```
+//! use jwtkit_keys::{Algorithm, SigningKey};
+//! use jwtkit_mint::{CamundaProfile, Minter, camunda_secret};
+//!
+//! let secret = camunda_secret("Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=")?;
+//! let minter = Minter::new(SigningKey::hmac(Algorithm::HS256, &secret)?);
+//! let claims = CamundaProfile::default().claims("demo", None, jwtkit_mint::now())?;
+//! let token = minter.mint(&claims)?;
+//! assert_eq!(token.split('.').count(), 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod expiry;
+mod profiles;
+
+use jwtkit_keys::{KeyError, SigningKey, b64};
+use jwtkit_secret::{Secret, SecretEncoding, SecretError};
+use serde::Serialize;
+
+pub use expiry::{Expiry, InvalidExpiry};
+pub use profiles::{
+    Audience, CamundaClaims, CamundaProfile, CentrifugoConnectionClaims,
+    CentrifugoSubscriptionClaims, GenericProfile, REGISTERED_CLAIMS,
+};
+
+/// Why a token could not be minted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MintError {
+    /// The key could not sign.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A custom claim would replace one the profile sets.
+    #[error(
+        "claim {0:?} is set by the profile; use the dedicated option (--sub, --iss, --aud, --expires-in, ...)"
+    )]
+    ReservedClaim(String),
+    /// A claim the consumer requires has no value.
+    #[error("claim {claim:?} is required: {hint}")]
+    MissingClaim {
+        /// The claim name.
+        claim: &'static str,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// The Camunda engine secret is unusable.
+    #[error("{0}")]
+    CamundaSecret(String),
+    /// The claims could not be serialised.
+    #[error("claims are not serialisable: {0}")]
+    Serialize(String),
+}
+
+/// The current time in Unix seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Decodes an engine secret the way the Camunda engine of seed 000 does (standard base64) and
+/// refuses what the engine would silently replace: under 32 decoded bytes the engine signs with
+/// a random key of its own, so every token would fail with "signature does not match".
+pub fn camunda_secret(text: &str) -> Result<Secret, MintError> {
+    let decoded = Secret::decode(text, SecretEncoding::Base64).map_err(|err| {
+        MintError::CamundaSecret(format!(
+            "the Camunda engine decodes its JWT secret as standard base64, and this one is not: {}",
+            match err {
+                SecretError::Decode { reason, .. } => reason.to_owned(),
+                other => other.to_string(),
+            }
+        ))
+    })?;
+    let found = decoded.secret.len();
+    if found < 32 {
+        return Err(MintError::CamundaSecret(format!(
+            "the engine secret decodes to {found} bytes; under 32 bytes the Camunda engine silently \
+             signs with a random key instead, so its tokens would never verify. Use at least 32 \
+             random bytes: jwtkit secret generate --encoding base64"
+        )));
+    }
+    Ok(decoded.secret)
+}
+
+/// Signs claim sets with one key; the JOSE header is encoded once, at construction.
+#[derive(Debug)]
+pub struct Minter {
+    key: SigningKey,
+    encoded_header: String,
+}
+
+impl Minter {
+    /// A minter whose header is `{"alg":…,"typ":"JWT"}` plus `kid` when the key has one.
+    pub fn new(key: SigningKey) -> Self {
+        let mut header = serde_json::Map::new();
+        header.insert("alg".into(), key.algorithm().name().into());
+        header.insert("typ".into(), "JWT".into());
+        if let Some(kid) = key.kid() {
+            header.insert("kid".into(), kid.into());
+        }
+        let json = serde_json::to_vec(&header).expect("a map of strings serialises");
+        Self {
+            encoded_header: b64::encode(&json),
+            key,
+        }
+    }
+
+    /// The signing key.
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// Serialises `claims`, signs, and returns the compact JWS.
+    pub fn mint<C: Serialize + ?Sized>(&self, claims: &C) -> Result<String, MintError> {
+        let payload =
+            serde_json::to_vec(claims).map_err(|e| MintError::Serialize(e.to_string()))?;
+        let mut token =
+            String::with_capacity(self.encoded_header.len() + payload.len() * 4 / 3 + 400);
+        token.push_str(&self.encoded_header);
+        token.push('.');
+        token.push_str(&b64::encode(&payload));
+        let signature = self.key.sign(token.as_bytes())?;
+        token.push('.');
+        token.push_str(&b64::encode(&signature));
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jwtkit_keys::Algorithm;
+
+    use super::*;
+
+    #[test]
+    fn camunda_secret_refuses_short_and_non_base64_secrets_with_the_reason() {
+        let short = camunda_secret("dGVzdGluZy1kZWZhdWx0LXNlY3JldC1mb3ItanNvbg==").unwrap_err();
+        let message = short.to_string();
+        assert!(
+            message.contains("31 bytes") && message.contains("random key"),
+            "{message}"
+        );
+        let not_b64 = camunda_secret("your-secret-key-here!")
+            .unwrap_err()
+            .to_string();
+        assert!(not_b64.contains("standard base64"), "{not_b64}");
+        assert!(!not_b64.contains("your-secret"), "{not_b64}");
+        assert_eq!(
+            camunda_secret("Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=")
+                .unwrap()
+                .len(),
+            32
+        );
+    }
+
+    #[test]
+    fn camunda_token_verifies_with_jsonwebtoken_like_the_engine() {
+        let text = "Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=";
+        let minter = Minter::new(
+            SigningKey::hmac(Algorithm::HS256, &camunda_secret(text).unwrap()).unwrap(),
+        );
+        let token = minter
+            .mint(
+                &CamundaProfile::default()
+                    .claims("demo", None, now())
+                    .unwrap(),
+            )
+            .unwrap();
+        // The engine's view: base64-decode the configured secret, verify HS256.
+        let engine_key = jsonwebtoken::DecodingKey::from_base64_secret(text).unwrap();
+        let data = jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &engine_key,
+            &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
+        )
+        .unwrap();
+        assert_eq!(data.claims["isActive"], true);
+        assert_eq!(data.header.typ.as_deref(), Some("JWT"));
+    }
+
+    #[test]
+    fn header_carries_kid_when_the_key_has_one() {
+        let secret = Secret::generate(32).unwrap();
+        let key = SigningKey::hmac(Algorithm::HS256, &secret)
+            .unwrap()
+            .with_kid(Some("k1".into()));
+        let token = Minter::new(key)
+            .mint(&serde_json::json!({"sub": "x"}))
+            .unwrap();
+        let header = b64::decode(token.split('.').next().unwrap()).unwrap();
+        assert_eq!(header, br#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#);
+    }
+}
