@@ -1,1 +1,177 @@
-//! jwtkit-verify
+//! JWT validation with keys bound to algorithms and stable error codes.
+//!
+//! A [`Validator`] holds pre-parsed [`VerifyingKey`]s and a [`Policy`]. Validation runs in this
+//! order, stopping at the first failure:
+//!
+//! 1. size cap, then strict compact-JWS parsing ([`jws::parse`]): three unpadded base64url
+//!    segments, a JSON object header without duplicate names, `alg` a known name other than
+//!    `none`, no `crit`; `jku`/`x5u`/`jwk` headers are never read;
+//! 2. header checks: `alg` on the policy's allow-list, `typ` when required;
+//! 3. key selection: the key with the token's `kid`, or without a `kid` every key that allows the
+//!    `alg`; a key only verifies algorithms of its own kind (an RSA public key is never an HMAC
+//!    secret) and only the JWK's `alg` when it names one;
+//! 4. signature, then claims: `exp` (required by default), `nbf`, `iat`, `iss`, `aud` (any of),
+//!    `azp`, required claims, all with the policy's leeway.
+//!
+//! ```
+//! use jwtkit_keys::{Algorithm, SigningKey};
+//! use jwtkit_mint::{Expiry, GenericProfile, Minter};
+//! use jwtkit_secret::Secret;
+//! use jwtkit_verify::{Policy, Validator};
+//!
+//! let secret = Secret::generate(32)?;
+//! let minter = Minter::new(SigningKey::hmac(Algorithm::HS256, &secret)?);
+//! let profile = GenericProfile { subject: Some("svc".into()), expiry: Expiry::After(60), ..Default::default() };
+//! let token = minter.mint(&profile.claims(jwtkit_mint::now())?)?;
+//!
+//! let validator = Validator::new(vec![minter.key().verifying_key()?], Policy::default());
+//! let validated = validator.validate(&token)?;
+//! assert_eq!(validated.claims["sub"], "svc");
+//! assert_eq!(validator.validate("not.a.token").unwrap_err().code(), "malformed");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+pub mod jws;
+mod policy;
+
+use jwtkit_keys::{SignatureError, VerifyingKey};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+pub use error::VerifyError;
+pub use jws::Header;
+pub use policy::{DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES, Policy};
+
+/// A token that passed validation.
+#[derive(Clone, Debug)]
+pub struct Validated<T = Map<String, Value>> {
+    /// The decoded protected header.
+    pub header: Header,
+    /// The claims as the caller's type.
+    pub claims: T,
+}
+
+/// A JWS whose signature verified; nothing about its payload was checked.
+#[derive(Clone, Debug)]
+pub struct VerifiedSignature {
+    /// The decoded protected header.
+    pub header: Header,
+    /// The payload bytes (for a JWT, the claims JSON).
+    pub payload: Vec<u8>,
+}
+
+/// Current Unix time in seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Verifies the signature of a parsed token with the keys that may serve it.
+pub fn verify_with_keys(
+    keys: &[VerifyingKey],
+    parsed: &jws::Parsed<'_>,
+) -> Result<(), VerifyError> {
+    let alg = parsed.header.alg;
+    let message = parsed.signing_input.as_bytes();
+    match parsed.header.kid.as_deref() {
+        Some(kid) => {
+            let key = keys
+                .iter()
+                .find(|key| key.kid() == Some(kid))
+                .ok_or_else(|| VerifyError::UnknownKid(error::clip(kid)))?;
+            key.verify(alg, message, &parsed.signature)
+                .map_err(|err| match err {
+                    SignatureError::AlgorithmNotAllowed(_) => VerifyError::alg(alg),
+                    SignatureError::Invalid => VerifyError::BadSignature,
+                })
+        }
+        None => {
+            let mut candidates = keys.iter().filter(|key| key.allows(alg)).peekable();
+            if candidates.peek().is_none() {
+                return Err(VerifyError::alg(alg));
+            }
+            if candidates.any(|key| key.verify(alg, message, &parsed.signature).is_ok()) {
+                Ok(())
+            } else {
+                Err(VerifyError::BadSignature)
+            }
+        }
+    }
+}
+
+/// Keys plus a policy: validates tokens from one key source.
+#[derive(Clone, Debug)]
+pub struct Validator {
+    keys: Vec<VerifyingKey>,
+    policy: Policy,
+}
+
+impl Validator {
+    /// A validator trusting `keys` under `policy`.
+    pub fn new(keys: Vec<VerifyingKey>, policy: Policy) -> Self {
+        Self { keys, policy }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The trusted keys.
+    pub fn keys(&self) -> &[VerifyingKey] {
+        &self.keys
+    }
+
+    /// Checks only the signature (and the structural rules of step 1 and the `alg` allow-list);
+    /// for JWS whose payload is not a JWT claim set.
+    pub fn verify_signature(&self, token: &str) -> Result<VerifiedSignature, VerifyError> {
+        let parsed = jws::parse(token, self.policy.max_token_bytes)?;
+        if !self.policy.algorithms.is_empty()
+            && !self.policy.algorithms.contains(&parsed.header.alg)
+        {
+            return Err(VerifyError::alg(parsed.header.alg));
+        }
+        verify_with_keys(&self.keys, &parsed)?;
+        Ok(VerifiedSignature {
+            header: parsed.header,
+            payload: parsed.payload,
+        })
+    }
+
+    /// Validates at the current time; claims as a JSON map.
+    pub fn validate(&self, token: &str) -> Result<Validated, VerifyError> {
+        self.validate_at(token, now())
+    }
+
+    /// Validates at `now` (Unix seconds).
+    pub fn validate_at(&self, token: &str, now: i64) -> Result<Validated, VerifyError> {
+        let parsed = jws::parse(token, self.policy.max_token_bytes)?;
+        self.policy
+            .check_header(parsed.header.alg, parsed.header.typ.as_deref())?;
+        verify_with_keys(&self.keys, &parsed)?;
+        let claims = jws::parse_object(&parsed.payload).map_err(|_| {
+            VerifyError::Malformed("claims are not a JSON object with unique names")
+        })?;
+        self.policy.check_claims(&claims, now)?;
+        Ok(Validated {
+            header: parsed.header,
+            claims,
+        })
+    }
+
+    /// Validates at the current time and deserialises the claims into `T`.
+    pub fn validate_as<T: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<Validated<T>, VerifyError> {
+        let validated = self.validate(token)?;
+        let claims = T::deserialize(&validated.claims).map_err(|_| VerifyError::InvalidClaim {
+            claim: "*".into(),
+            reason: "the claims do not have the shape the application expects",
+        })?;
+        Ok(Validated {
+            header: validated.header,
+            claims,
+        })
+    }
+}

@@ -1,0 +1,370 @@
+//! What a token must satisfy beyond its signature.
+
+use jwtkit_keys::Algorithm;
+use serde_json::{Map, Value};
+
+use crate::VerifyError;
+use crate::error::clip;
+
+/// Default clock-skew allowance, as Spring Security and Envoy use.
+pub const DEFAULT_LEEWAY_SECONDS: u64 = 60;
+
+/// Default cap on token length; real tokens are well under 8 KiB, and the cap bounds the work an
+/// attacker can cause before the signature is checked.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Claim and header requirements. The defaults are the safe ones: `exp` required, 60 s leeway,
+/// every other check off until configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Accepted `iss` values; empty means the issuer is not checked (single-key use only).
+    pub issuers: Vec<String>,
+    /// Accepted audiences (any of); empty means `aud` is not checked.
+    pub audiences: Vec<String>,
+    /// Accepted authorized parties; when non-empty, a present `azp` must be one of them.
+    pub authorized_parties: Vec<String>,
+    /// Accepted algorithms; empty means whatever the key allows.
+    pub algorithms: Vec<Algorithm>,
+    /// Clock-skew allowance in seconds for `exp`, `nbf` and `iat`.
+    pub leeway_seconds: u64,
+    /// Whether a token without `exp` is rejected. Turning this off is an explicit loosening.
+    pub require_exp: bool,
+    /// Claims that must be present.
+    pub required_claims: Vec<String>,
+    /// Required header `typ` (compared case-insensitively, `application/` prefix optional).
+    pub typ: Option<String>,
+    /// Token length cap in bytes.
+    pub max_token_bytes: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            authorized_parties: Vec::new(),
+            algorithms: Vec::new(),
+            leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+            require_exp: true,
+            required_claims: Vec::new(),
+            typ: None,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+        }
+    }
+}
+
+/// A NumericDate claim (RFC 7519 §2): a JSON number; fractions are truncated toward the past
+/// for `exp` checks by comparing as f64.
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, VerifyError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(v) if v.is_finite() => Ok(Some(v)),
+            _ => Err(VerifyError::InvalidClaim {
+                claim: name.into(),
+                reason: "not a finite number",
+            }),
+        },
+        Some(_) => Err(VerifyError::InvalidClaim {
+            claim: name.into(),
+            reason: "must be a NumericDate (a JSON number of seconds), not another JSON type",
+        }),
+    }
+}
+
+/// A claim that is a string or an array of strings (`aud`).
+fn string_or_array<'a>(
+    claims: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<Vec<&'a str>>, VerifyError> {
+    let invalid = || VerifyError::InvalidClaim {
+        claim: name.into(),
+        reason: "must be a string or an array of strings",
+    };
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(one)) => Ok(Some(vec![one.as_str()])),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().ok_or_else(invalid))
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(invalid()),
+    }
+}
+
+fn to_seconds(value: f64) -> i64 {
+    // Saturating conversion: 1e300 becomes i64::MAX instead of wrapping.
+    value as i64
+}
+
+impl Policy {
+    /// True when `typ` satisfies the required type.
+    fn typ_matches(&self, found: Option<&str>) -> Result<(), VerifyError> {
+        let Some(expected) = &self.typ else {
+            return Ok(());
+        };
+        let found = found.unwrap_or_default();
+        let normalized = |t: &str| {
+            let lower = t.to_ascii_lowercase();
+            lower
+                .strip_prefix("application/")
+                .map(str::to_owned)
+                .unwrap_or(lower)
+        };
+        if normalized(found) == normalized(expected) {
+            Ok(())
+        } else {
+            Err(VerifyError::TypMismatch {
+                found: clip(found),
+                expected: expected.clone(),
+            })
+        }
+    }
+
+    /// Checks the header `typ` and `alg` against the policy.
+    pub fn check_header(&self, alg: Algorithm, typ: Option<&str>) -> Result<(), VerifyError> {
+        if !self.algorithms.is_empty() && !self.algorithms.contains(&alg) {
+            return Err(VerifyError::alg(alg));
+        }
+        self.typ_matches(typ)
+    }
+
+    /// Checks the registered claims at time `now` (Unix seconds).
+    pub fn check_claims(&self, claims: &Map<String, Value>, now: i64) -> Result<(), VerifyError> {
+        let leeway = i64::try_from(self.leeway_seconds).unwrap_or(i64::MAX);
+        match numeric_date(claims, "exp")? {
+            // RFC 7519 §4.1.4: valid only before exp.
+            Some(exp) if (now.saturating_sub(leeway) as f64) >= exp => {
+                return Err(VerifyError::Expired {
+                    exp: to_seconds(exp),
+                    now,
+                    leeway: self.leeway_seconds,
+                });
+            }
+            None if self.require_exp => return Err(VerifyError::MissingClaim("exp".into())),
+            _ => {}
+        }
+        if let Some(nbf) = numeric_date(claims, "nbf")? {
+            if (now.saturating_add(leeway) as f64) < nbf {
+                return Err(VerifyError::NotYetValid {
+                    nbf: to_seconds(nbf),
+                    now,
+                });
+            }
+        }
+        if let Some(iat) = numeric_date(claims, "iat")? {
+            if (now.saturating_add(leeway) as f64) < iat {
+                return Err(VerifyError::IssuedInFuture {
+                    iat: to_seconds(iat),
+                    now,
+                });
+            }
+        }
+        if !self.issuers.is_empty() {
+            match claims.get("iss") {
+                Some(Value::String(iss)) if self.issuers.iter().any(|i| i == iss) => {}
+                Some(Value::String(iss)) => return Err(VerifyError::UnknownIssuer(clip(iss))),
+                Some(_) => {
+                    return Err(VerifyError::InvalidClaim {
+                        claim: "iss".into(),
+                        reason: "must be a string",
+                    });
+                }
+                None => return Err(VerifyError::MissingClaim("iss".into())),
+            }
+        }
+        let audiences = string_or_array(claims, "aud")?;
+        if !self.audiences.is_empty() {
+            let found = audiences
+                .ok_or_else(|| VerifyError::AudienceMismatch("the token has no aud".into()))?;
+            if !found
+                .iter()
+                .any(|aud| self.audiences.iter().any(|a| a == aud))
+            {
+                let shown = found
+                    .iter()
+                    .take(3)
+                    .map(|a| clip(a))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(VerifyError::AudienceMismatch(format!("token aud: {shown}")));
+            }
+        }
+        if !self.authorized_parties.is_empty() {
+            match claims.get("azp") {
+                None => {}
+                Some(Value::String(azp)) if self.authorized_parties.iter().any(|p| p == azp) => {}
+                Some(Value::String(azp)) => return Err(VerifyError::UnauthorizedParty(clip(azp))),
+                Some(_) => {
+                    return Err(VerifyError::InvalidClaim {
+                        claim: "azp".into(),
+                        reason: "must be a string",
+                    });
+                }
+            }
+        }
+        if let Some(missing) = self
+            .required_claims
+            .iter()
+            .find(|name| !claims.contains_key(name.as_str()))
+        {
+            return Err(VerifyError::MissingClaim(missing.clone()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn check(policy: &Policy, claims: Value) -> Result<(), &'static str> {
+        policy
+            .check_claims(claims.as_object().unwrap(), NOW)
+            .map_err(|e| e.code())
+    }
+
+    #[test]
+    fn exp_is_required_by_default_and_checked_with_leeway() {
+        let p = Policy::default();
+        assert_eq!(check(&p, json!({})), Err("missing_claim"));
+        assert_eq!(check(&p, json!({"exp": NOW + 10})), Ok(()));
+        assert_eq!(
+            check(&p, json!({"exp": NOW - 59})),
+            Ok(()),
+            "inside the 60 s leeway"
+        );
+        assert_eq!(check(&p, json!({"exp": NOW - 60})), Err("expired"));
+        assert_eq!(check(&p, json!({"exp": NOW as f64 + 0.5})), Ok(()));
+        let loose = Policy {
+            require_exp: false,
+            ..Policy::default()
+        };
+        assert_eq!(check(&loose, json!({})), Ok(()));
+    }
+
+    #[test]
+    fn time_claims_of_the_wrong_type_are_rejected_not_skipped() {
+        let p = Policy::default();
+        for bad in [
+            json!("9999999999"),
+            json!(null),
+            json!(true),
+            json!([1]),
+            json!({"a": 1}),
+        ] {
+            assert_eq!(
+                check(&p, json!({"exp": bad.clone()})),
+                Err("invalid_claim"),
+                "exp {bad}"
+            );
+            assert_eq!(
+                check(&p, json!({"exp": NOW + 10, "nbf": bad.clone()})),
+                Err("invalid_claim")
+            );
+            assert_eq!(
+                check(&p, json!({"exp": NOW + 10, "iat": bad})),
+                Err("invalid_claim")
+            );
+        }
+        assert_eq!(check(&p, json!({"exp": -1})), Err("expired"));
+        assert_eq!(check(&p, json!({"exp": 1e300})), Ok(()));
+    }
+
+    #[test]
+    fn nbf_and_iat_in_the_future() {
+        let p = Policy::default();
+        assert_eq!(
+            check(&p, json!({"exp": NOW + 999, "nbf": NOW + 61})),
+            Err("not_yet_valid")
+        );
+        assert_eq!(
+            check(&p, json!({"exp": NOW + 999, "nbf": NOW + 60})),
+            Ok(())
+        );
+        assert_eq!(
+            check(&p, json!({"exp": NOW + 999, "iat": NOW + 61})),
+            Err("issued_in_future")
+        );
+    }
+
+    #[test]
+    fn issuer_audience_azp_and_required_claims() {
+        let p = Policy {
+            issuers: vec!["https://a".into(), "https://b".into()],
+            audiences: vec!["api".into()],
+            authorized_parties: vec!["https://app".into()],
+            required_claims: vec!["email".into()],
+            ..Policy::default()
+        };
+        let base = json!({"exp": NOW + 10, "iss": "https://b", "aud": ["x", "api"], "email": "e"});
+        assert_eq!(check(&p, base.clone()), Ok(()));
+        let with = |k: &str, v: Value| {
+            let mut c = base.clone();
+            c[k] = v;
+            c
+        };
+        assert_eq!(
+            check(&p, with("iss", json!("https://evil"))),
+            Err("unknown_issuer")
+        );
+        assert_eq!(check(&p, with("iss", json!(1))), Err("invalid_claim"));
+        assert_eq!(
+            check(&p, with("aud", json!("other"))),
+            Err("audience_mismatch")
+        );
+        assert_eq!(
+            check(&p, with("aud", json!({"api": true}))),
+            Err("invalid_claim")
+        );
+        assert_eq!(
+            check(&p, with("aud", json!(["api", 3]))),
+            Err("invalid_claim")
+        );
+        assert_eq!(check(&p, with("azp", json!("https://app"))), Ok(()));
+        assert_eq!(
+            check(&p, with("azp", json!("https://other"))),
+            Err("unauthorized_party")
+        );
+        let mut no_email = base.clone();
+        no_email.as_object_mut().unwrap().remove("email");
+        assert_eq!(check(&p, no_email), Err("missing_claim"));
+        let mut no_aud = base;
+        no_aud.as_object_mut().unwrap().remove("aud");
+        assert_eq!(check(&p, no_aud), Err("audience_mismatch"));
+    }
+
+    #[test]
+    fn typ_and_alg_allow_list() {
+        let p = Policy {
+            typ: Some("at+jwt".into()),
+            algorithms: vec![Algorithm::RS256],
+            ..Policy::default()
+        };
+        assert!(
+            p.check_header(Algorithm::RS256, Some("application/AT+JWT"))
+                .is_ok()
+        );
+        assert_eq!(
+            p.check_header(Algorithm::RS256, Some("JWT"))
+                .unwrap_err()
+                .code(),
+            "typ_mismatch"
+        );
+        assert_eq!(
+            p.check_header(Algorithm::RS256, None).unwrap_err().code(),
+            "typ_mismatch"
+        );
+        assert_eq!(
+            p.check_header(Algorithm::HS256, Some("at+jwt"))
+                .unwrap_err()
+                .code(),
+            "alg_not_allowed"
+        );
+    }
+}
