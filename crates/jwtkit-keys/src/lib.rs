@@ -42,4 +42,4 @@ pub use algorithm::{Algorithm, EcCurve, KeyKind};
 pub use error::{KeyError, SignatureError};
 pub use jwk::{Jwk, JwkSet, ParsedKeySet, SkippedKey, parse_key_set};
 pub use signing::SigningKey;
-pub use verifying::VerifyingKey;
+pub use verifying::{VerifyingKey, hmac_matches_for_diagnosis};

@@ -20,7 +20,8 @@ pub struct SigningKey {
 }
 
 enum Signer {
-    Hmac(hmac::Key, Secret),
+    // Boxed: an HMAC key holds precomputed digest states (over 1 KiB), the other variants are pointers.
+    Hmac(Box<hmac::Key>, Secret),
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
@@ -40,7 +41,7 @@ impl SigningKey {
         Ok(Self {
             algorithm,
             kid: None,
-            signer: Signer::Hmac(key, secret.clone()),
+            signer: Signer::Hmac(Box::new(key), secret.clone()),
         })
     }
 
@@ -58,12 +59,12 @@ impl SigningKey {
             .as_deref()
             .map(str::parse::<Algorithm>)
             .transpose()?;
-        if let (Some(wanted), Some(named)) = (algorithm, jwk_alg) {
-            if wanted != named {
-                return Err(KeyError::Jwk(format!(
-                    "the JWK is for {named}, not {wanted}"
-                )));
-            }
+        if let (Some(wanted), Some(named)) = (algorithm, jwk_alg)
+            && wanted != named
+        {
+            return Err(KeyError::Jwk(format!(
+                "the JWK is for {named}, not {wanted}"
+            )));
         }
         let algorithm = algorithm.or(jwk_alg);
         let unusable =

@@ -21,7 +21,8 @@ pub struct VerifyingKey {
 
 #[derive(Clone)]
 enum Verifier {
-    Hmac(hmac::Key),
+    // Boxed: an HMAC key holds precomputed digest states (over 1 KiB).
+    Hmac(Box<hmac::Key>),
     Public(ParsedPublicKey),
 }
 
@@ -61,7 +62,10 @@ impl VerifyingKey {
             .map(|alg| {
                 (
                     alg,
-                    Verifier::Hmac(hmac::Key::new(hmac_algorithm(alg), secret.expose_bytes())),
+                    Verifier::Hmac(Box::new(hmac::Key::new(
+                        hmac_algorithm(alg),
+                        secret.expose_bytes(),
+                    ))),
                 )
             })
             .collect();
@@ -112,12 +116,12 @@ impl VerifyingKey {
         if let Some(usage) = jwk.use_.as_deref().filter(|u| *u != "sig") {
             return Err(KeyError::Jwk(format!("`use` is {usage:?}, not \"sig\"")));
         }
-        if let Some(ops) = &jwk.key_ops {
-            if !ops.iter().any(|op| op == "verify") {
-                return Err(KeyError::Jwk(
-                    "`key_ops` does not include \"verify\"".into(),
-                ));
-            }
+        if let Some(ops) = &jwk.key_ops
+            && !ops.iter().any(|op| op == "verify")
+        {
+            return Err(KeyError::Jwk(
+                "`key_ops` does not include \"verify\"".into(),
+            ));
         }
         let only = match jwk.alg.as_deref() {
             Some(name) => Some(name.parse::<Algorithm>()?),
@@ -208,13 +212,13 @@ impl VerifyingKey {
         only: Option<Algorithm>,
         mut parse: impl FnMut(Algorithm) -> Result<ParsedPublicKey, E>,
     ) -> Result<Self, KeyError> {
-        if let Some(alg) = only {
-            if alg.key_kind() != kind {
-                return Err(KeyError::AlgorithmMismatch {
-                    algorithm: alg,
-                    key: kind,
-                });
-            }
+        if let Some(alg) = only
+            && alg.key_kind() != kind
+        {
+            return Err(KeyError::AlgorithmMismatch {
+                algorithm: alg,
+                key: kind,
+            });
         }
         let mut verifiers = Vec::new();
         for alg in Algorithm::for_kind(kind).filter(|a| only.is_none_or(|o| o == *a)) {
@@ -298,6 +302,25 @@ fn rejected(kind: KeyKind) -> KeyError {
     KeyError::Crypto(format!(
         "the {kind} was rejected as malformed or unsupported"
     ))
+}
+
+/// Whether `signature` is the HMAC of `message` under `key`, whatever the key's length.
+///
+/// For diagnosis only (`jwtkit doctor` tells "this secret verifies but is too short"); never use it
+/// to accept a token: [`VerifyingKey::hmac`] enforces the RFC 7518 minimum.
+pub fn hmac_matches_for_diagnosis(
+    alg: Algorithm,
+    key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    alg.key_kind() == KeyKind::Hmac
+        && hmac::verify(
+            &hmac::Key::new(hmac_algorithm(alg), key),
+            message,
+            signature,
+        )
+        .is_ok()
 }
 
 /// RFC 7518 §3.3 and §3.5: RSA keys of 2048 bits or larger.

@@ -91,6 +91,34 @@ pub fn camunda_secret(text: &str) -> Result<Secret, MintError> {
     Ok(decoded.secret)
 }
 
+/// Serialises a profile's claims and adds custom claims, refusing any custom name that the
+/// profile already set, that is registered (`exp`, `iat`, ...), or that is in `forbidden`.
+pub fn with_custom_claims<C: Serialize + ?Sized>(
+    claims: &C,
+    custom: &serde_json::Map<String, serde_json::Value>,
+    forbidden: &[&str],
+) -> Result<serde_json::Map<String, serde_json::Value>, MintError> {
+    let mut map =
+        match serde_json::to_value(claims).map_err(|e| MintError::Serialize(e.to_string()))? {
+            serde_json::Value::Object(map) => map,
+            _ => {
+                return Err(MintError::Serialize(
+                    "the profile did not produce a JSON object".into(),
+                ));
+            }
+        };
+    for (name, value) in custom {
+        let taken = map.contains_key(name)
+            || REGISTERED_CLAIMS.contains(&name.as_str())
+            || forbidden.contains(&name.as_str());
+        if taken {
+            return Err(MintError::ReservedClaim(name.clone()));
+        }
+        map.insert(name.clone(), value.clone());
+    }
+    Ok(map)
+}
+
 /// Signs claim sets with one key; the JOSE header is encoded once, at construction.
 #[derive(Debug)]
 pub struct Minter {
@@ -185,6 +213,27 @@ mod tests {
         .unwrap();
         assert_eq!(data.claims["isActive"], true);
         assert_eq!(data.header.typ.as_deref(), Some("JWT"));
+    }
+
+    #[test]
+    fn custom_claims_cannot_replace_profile_or_forbidden_claims() {
+        let claims = CentrifugoConnectionClaims {
+            sub: "agent".into(),
+            iat: 1,
+            ..Default::default()
+        };
+        let mut custom = serde_json::Map::new();
+        custom.insert("tenant_id".into(), "t".into());
+        let merged = with_custom_claims(&claims, &custom, &["channel"]).unwrap();
+        assert_eq!(merged["tenant_id"], "t");
+        for taken in ["sub", "exp", "channel"] {
+            let mut custom = serde_json::Map::new();
+            custom.insert(taken.into(), "x".into());
+            assert_eq!(
+                with_custom_claims(&claims, &custom, &["channel"]).unwrap_err(),
+                MintError::ReservedClaim(taken.into())
+            );
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use aws_lc_rs::{constant_time, digest, rand};
 use zeroize::Zeroizing;
 
-pub use encoding::SecretEncoding;
+pub use encoding::{SecretEncoding, UnknownEncoding};
 pub use error::SecretError;
 
 /// Number of random bytes [`Secret::generate`] produces unless told otherwise (HS256's minimum).

@@ -145,21 +145,21 @@ impl Policy {
             None if self.require_exp => return Err(VerifyError::MissingClaim("exp".into())),
             _ => {}
         }
-        if let Some(nbf) = numeric_date(claims, "nbf")? {
-            if (now.saturating_add(leeway) as f64) < nbf {
-                return Err(VerifyError::NotYetValid {
-                    nbf: to_seconds(nbf),
-                    now,
-                });
-            }
+        if let Some(nbf) = numeric_date(claims, "nbf")?
+            && (now.saturating_add(leeway) as f64) < nbf
+        {
+            return Err(VerifyError::NotYetValid {
+                nbf: to_seconds(nbf),
+                now,
+            });
         }
-        if let Some(iat) = numeric_date(claims, "iat")? {
-            if (now.saturating_add(leeway) as f64) < iat {
-                return Err(VerifyError::IssuedInFuture {
-                    iat: to_seconds(iat),
-                    now,
-                });
-            }
+        if let Some(iat) = numeric_date(claims, "iat")?
+            && (now.saturating_add(leeway) as f64) < iat
+        {
+            return Err(VerifyError::IssuedInFuture {
+                iat: to_seconds(iat),
+                now,
+            });
         }
         if !self.issuers.is_empty() {
             match claims.get("iss") {

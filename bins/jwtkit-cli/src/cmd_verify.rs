@@ -1,0 +1,126 @@
+//! `jwtkit verify`: signature and claims, exit 0 with the claims or 1 with `invalid: code: reason`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use jwtkit_keys::{Algorithm, VerifyingKey};
+use jwtkit_secret::SecretEncoding;
+use jwtkit_verify::{Policy, Validator};
+use serde_json::Value;
+
+use crate::input::{self, DEFAULT_SECRET_ENV, SecretArgs};
+use crate::{CliError, print_json};
+
+/// Arguments of `jwtkit verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The token, or `-` (or nothing) to read it from stdin.
+    token: Option<String>,
+    #[command(flatten)]
+    secret: SecretArgs,
+    /// Public key (PEM), private key (its public half is used), or one JWK of any kty (oct too).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["secret_source", "jwks_file"])]
+    key: Option<PathBuf>,
+    /// A JWK Set file; the token's kid selects the key.
+    #[arg(long, value_name = "FILE", conflicts_with = "secret_source")]
+    jwks_file: Option<PathBuf>,
+    /// Accepted issuer; repeat for aliases. Without it `iss` is not checked.
+    #[arg(long, value_name = "S")]
+    iss: Vec<String>,
+    /// Accepted audience (any of); repeat for several. Without it `aud` is not checked.
+    #[arg(long, value_name = "S")]
+    aud: Vec<String>,
+    /// Accepted algorithm; repeat for several. Default: whatever the key allows.
+    #[arg(long, value_name = "ALG")]
+    alg: Vec<Algorithm>,
+    /// Clock-skew allowance for exp/nbf/iat (90, 90s, 5m).
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = input::parse_seconds)]
+    leeway: u64,
+    /// Claim that must be present; repeat for several.
+    #[arg(long = "require", value_name = "CLAIM")]
+    required: Vec<String>,
+    /// Required header typ (e.g. at+jwt).
+    #[arg(long, value_name = "TYP")]
+    typ: Option<String>,
+    /// Accept tokens without exp (looser than the default).
+    #[arg(long)]
+    allow_missing_exp: bool,
+    /// Check the signature only (for JWS whose payload is not a JWT claim set); prints the payload.
+    #[arg(long, conflicts_with_all = ["iss", "aud", "required", "typ"])]
+    signature_only: bool,
+    /// On success print {"valid": true, "header", "claims"}; on failure also print
+    /// {"valid": false, "code", "reason"} on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, CliError> {
+    if let Some(path) = &args.key {
+        return Ok(vec![input::verifying_key_from_file(path)?]);
+    }
+    if let Some(path) = &args.jwks_file {
+        return input::verifying_keys_from_jwks_file(path);
+    }
+    let decoded = args.secret.load(&[DEFAULT_SECRET_ENV], SecretEncoding::Raw)?.ok_or_else(|| {
+        CliError::failure(format!(
+            "no key: pass --secret/--secret-env/--secret-file, --key FILE or --jwks-file FILE, or set {DEFAULT_SECRET_ENV}"
+        ))
+    })?;
+    Ok(vec![
+        VerifyingKey::hmac(&decoded.secret).map_err(CliError::failure)?,
+    ])
+}
+
+pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
+    let token = input::read_token(args.token.as_deref())?;
+    let policy = Policy {
+        issuers: args.iss.clone(),
+        audiences: args.aud.clone(),
+        algorithms: args.alg.clone(),
+        leeway_seconds: args.leeway,
+        require_exp: !args.allow_missing_exp,
+        required_claims: args.required.clone(),
+        typ: args.typ.clone(),
+        ..Policy::default()
+    };
+    let validator = Validator::new(keys(&args)?, policy);
+    let outcome = if args.signature_only {
+        validator.verify_signature(&token).map(|verified| {
+            let payload = serde_json::from_slice::<Value>(&verified.payload).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&verified.payload).into_owned())
+            });
+            (
+                serde_json::to_value(&verified.header).unwrap_or_default(),
+                payload,
+            )
+        })
+    } else {
+        validator.validate(&token).map(|v| {
+            (
+                serde_json::to_value(&v.header).unwrap_or_default(),
+                Value::Object(v.claims),
+            )
+        })
+    };
+    match outcome {
+        Ok((header, claims)) => {
+            if args.json {
+                print_json(&serde_json::json!({"valid": true, "header": header, "claims": claims}));
+            } else if let Value::String(text) = &claims {
+                println!("{text}");
+            } else {
+                print_json(&claims);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            if args.json {
+                print_json(
+                    &serde_json::json!({"valid": false, "code": err.code(), "reason": err.to_string()}),
+                );
+            }
+            Err(err.into())
+        }
+    }
+}
