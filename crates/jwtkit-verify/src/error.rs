@@ -115,13 +115,28 @@ impl VerifyError {
     }
 }
 
-/// Shortens attacker-controlled text before it is put in an error message.
+/// Makes attacker-controlled text safe for a message or log line: control characters (CR, LF,
+/// ESC, ...) become `?` so a header value cannot forge log lines, and long text is cut.
 pub(crate) fn clip(text: &str) -> String {
     const MAX: usize = 64;
-    if text.chars().count() <= MAX {
-        return text.to_owned();
+    let mut short: String = text
+        .chars()
+        .take(MAX)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().nth(MAX).is_some() {
+        short.push('…');
     }
-    let mut short: String = text.chars().take(MAX).collect();
-    short.push('…');
     short
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clip_cuts_and_neutralises_control_characters() {
+        assert_eq!(super::clip("a\r\nb\u{1b}"), "a??b?");
+        let long = "x".repeat(100);
+        assert_eq!(super::clip(&long).chars().count(), 65);
+        assert_eq!(super::clip("short"), "short");
+    }
 }
