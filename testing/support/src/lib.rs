@@ -1,0 +1,178 @@
+//! Test support shared by the workspace's integration tests.
+//!
+//! [`Idp`] runs `testing/idp/idp.mjs` (the npm package `oidc-provider`) on 127.0.0.1 as a child
+//! process. It stops when the [`Idp`] is dropped, when the test process dies (its stdin pipe
+//! closes), or after its maximum lifetime.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A running test IdP.
+pub struct Idp {
+    child: Child,
+    _stdin: ChildStdin,
+    /// The port on 127.0.0.1.
+    pub port: u16,
+    /// The issuer string in tokens and discovery.
+    pub issuer: String,
+    /// `http://127.0.0.1:PORT`: where to fetch from.
+    pub base_url: String,
+    /// The JWKS URL.
+    pub jwks_uri: String,
+    token_endpoint: String,
+    http: reqwest::Client,
+}
+
+/// The folder of the test IdP.
+pub fn idp_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../idp")
+}
+
+impl Idp {
+    /// Starts the IdP; `issuer` may contain `{port}` (e.g. `http://localhost:{port}`) and defaults
+    /// to `http://127.0.0.1:PORT`. Panics with instructions when Node or the package is missing.
+    pub fn start(issuer: Option<&str>, token_ttl_seconds: u64) -> Self {
+        let dir = idp_dir();
+        assert!(
+            dir.join("node_modules/oidc-provider").is_dir(),
+            "the test IdP is not installed: run `npm ci --prefix testing/idp` (scripts/test.sh does)"
+        );
+        let mut command = Command::new("node");
+        command
+            .arg(dir.join("idp.mjs"))
+            .args([
+                "--port",
+                "0",
+                "--max-lifetime",
+                "600",
+                "--ttl",
+                &token_ttl_seconds.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(issuer) = issuer {
+            command.args(["--issuer", issuer]);
+        }
+        let mut child = command
+            .spawn()
+            .expect("node must be installed (Node.js 20+) to run the test IdP");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = sender.send(line);
+        });
+        let line = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the test IdP did not start within 30 s");
+        let ready: Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("bad IdP ready line: {line:?}"));
+        let text = |name: &str| ready[name].as_str().expect("ready line field").to_owned();
+        let port = ready["port"].as_u64().expect("port") as u16;
+        Self {
+            child,
+            _stdin: stdin,
+            port,
+            issuer: text("issuer"),
+            base_url: format!("http://127.0.0.1:{port}"),
+            jwks_uri: text("jwks_uri"),
+            token_endpoint: text("token_endpoint"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// An access token from the client-credentials grant: `test-client` signs RS256,
+    /// `test-client-es` ES256; `resource` picks the audience (`urn:jwtkit:api` by default).
+    pub async fn token(&self, client: &str, resource: Option<&str>) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(resource) = resource {
+            form.push(("resource", resource));
+        }
+        let response = self
+            .http
+            .post(&self.token_endpoint)
+            .basic_auth(client, Some("test-secret"))
+            .form(&form)
+            .send()
+            .await
+            .expect("token request");
+        let body: Value = response.json().await.expect("token response JSON");
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no access_token in {body}"))
+            .to_owned()
+    }
+
+    async fn admin(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/__admin/{path}", self.base_url);
+        let response = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("admin request");
+        assert!(
+            response.status().is_success(),
+            "admin {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("admin JSON")
+    }
+
+    /// New signing keys first in the JWKS; old ones kept unless `drop_old`. Returns the reply.
+    pub async fn rotate(&self, drop_old: bool) -> Value {
+        self.admin("rotate", serde_json::json!({ "drop_old": drop_old }))
+            .await
+    }
+
+    /// Makes the JWKS endpoint answer `status` (0 restores) after `delay_ms`.
+    pub async fn set_jwks_status(&self, status: u16, delay_ms: u64) {
+        self.admin(
+            "jwks-status",
+            serde_json::json!({ "status": status, "delay_ms": delay_ms }),
+        )
+        .await;
+    }
+
+    /// Sets the Cache-Control header of JWKS responses.
+    pub async fn set_jwks_cache_control(&self, value: &str) {
+        self.admin("jwks-cache-control", serde_json::json!({ "value": value }))
+            .await;
+    }
+
+    /// How many JWKS requests the IdP has served (failures included).
+    pub async fn jwks_requests(&self) -> u64 {
+        let url = format!("{}/__admin/stats", self.base_url);
+        let stats: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats JSON");
+        stats["jwks_requests"].as_u64().expect("jwks_requests")
+    }
+
+    /// Stops the IdP now (simulates an outage).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
