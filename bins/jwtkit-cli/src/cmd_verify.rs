@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 use jwtkit_keys::{Algorithm, VerifyingKey};
@@ -99,7 +100,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
         validator.validate(&token).map(|v| {
             (
                 serde_json::to_value(&v.header).unwrap_or_default(),
-                Value::Object(v.claims),
+                Value::Object(Arc::unwrap_or_clone(v.claims)),
             )
         })
     };

@@ -152,6 +152,14 @@ impl JwksCache {
             .is_some_and(|s| Instant::now() <= s.fresh_until + self.inner.config.max_stale)
     }
 
+    /// The version of the held set while it is usable (within its stale bound): caches of
+    /// verified tokens compare it to drop entries when keys change or expire.
+    pub fn usable_version(&self) -> Option<u64> {
+        self.snapshot()
+            .filter(|s| self.usable(s))
+            .map(|s| s.version)
+    }
+
     /// The key set to verify with. Never waits on the network while a usable set is held: a set
     /// near or past its lifetime is refreshed in the background and served meanwhile, for at most
     /// `max_stale` past its lifetime.

@@ -124,7 +124,13 @@ async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
     }
     // Concurrent callers share the one fetch; later ones are turned away by the cooldown.
     for i in 0..50 {
-        assert!(!cache.keys_for_kid(Some(&format!("late-kid-{i}"))).await.unwrap().has_kid("x"));
+        assert!(
+            !cache
+                .keys_for_kid(Some(&format!("late-kid-{i}")))
+                .await
+                .unwrap()
+                .has_kid("x")
+        );
     }
     let fetched = idp.jwks_requests().await - before;
     assert_eq!(fetched, 1, "{fetched} fetches for 250 unknown kids");

@@ -34,6 +34,10 @@
 mod error;
 pub mod jws;
 mod policy;
+mod registry;
+mod token_cache;
+
+use std::sync::Arc;
 
 use jwtkit_keys::{SignatureError, VerifyingKey};
 use serde::de::DeserializeOwned;
@@ -41,15 +45,37 @@ use serde_json::{Map, Value};
 
 pub use error::VerifyError;
 pub use jws::Header;
+pub use jwtkit_jwks::{JwksCache, JwksConfig, JwksError, JwksStats, Source as JwksSource};
 pub use policy::{DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES, Policy};
+pub use registry::{IssuerConfig, KeySource, Registry, RegistryError};
+
+/// A claim set as decoded JSON.
+pub type ClaimMap = Map<String, Value>;
 
 /// A token that passed validation.
 #[derive(Clone, Debug)]
-pub struct Validated<T = Map<String, Value>> {
+pub struct Validated<T = Arc<ClaimMap>> {
     /// The decoded protected header.
     pub header: Header,
-    /// The claims as the caller's type.
+    /// The claims: the raw map by default, or the caller's type from `validate_as`.
     pub claims: T,
+    /// The registry entry that accepted the token (`None` for a single-source [`Validator`]).
+    pub issuer: Option<Arc<str>>,
+}
+
+impl Validated {
+    /// The claims as the caller's type; `invalid_claim` when they do not fit it.
+    pub fn deserialize<T: DeserializeOwned>(self) -> Result<Validated<T>, VerifyError> {
+        let claims = T::deserialize(&*self.claims).map_err(|_| VerifyError::InvalidClaim {
+            claim: "*".into(),
+            reason: "the claims do not have the shape the application expects",
+        })?;
+        Ok(Validated {
+            header: self.header,
+            claims,
+            issuer: self.issuer,
+        })
+    }
 }
 
 /// A JWS whose signature verified; nothing about its payload was checked.
@@ -155,7 +181,8 @@ impl Validator {
         self.policy.check_claims(&claims, now)?;
         Ok(Validated {
             header: parsed.header,
-            claims,
+            claims: Arc::new(claims),
+            issuer: None,
         })
     }
 
@@ -164,14 +191,6 @@ impl Validator {
         &self,
         token: &str,
     ) -> Result<Validated<T>, VerifyError> {
-        let validated = self.validate(token)?;
-        let claims = T::deserialize(&validated.claims).map_err(|_| VerifyError::InvalidClaim {
-            claim: "*".into(),
-            reason: "the claims do not have the shape the application expects",
-        })?;
-        Ok(Validated {
-            header: validated.header,
-            claims,
-        })
+        self.validate(token)?.deserialize()
     }
 }

@@ -1,0 +1,260 @@
+//! Several issuers at once: each token is checked only against the keys and policy of the
+//! issuer its `iss` names.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jwtkit_jwks::{JwksCache, JwksStats};
+use jwtkit_keys::VerifyingKey;
+
+use crate::token_cache::{CachedToken, TokenCache};
+use crate::{ClaimMap, Policy, Validated, VerifyError, error::clip, jws, now, verify_with_keys};
+
+/// Where an issuer's keys come from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// Keys given up front: PEM or JWK public keys, or an HMAC secret.
+    Static(Vec<VerifyingKey>),
+    /// A JWKS URL or OIDC discovery, cached.
+    Jwks(JwksCache),
+}
+
+/// One trusted issuer.
+#[derive(Clone, Debug)]
+pub struct IssuerConfig {
+    /// A short name for logs and metrics (`clerk`, `keycloak`).
+    pub name: String,
+    /// The `iss` values this issuer's tokens may carry (aliases: the browser-facing and the
+    /// internal URL of one IdP, for instance).
+    pub issuers: Vec<String>,
+    /// Its keys.
+    pub keys: KeySource,
+    /// What its tokens must satisfy; `policy.issuers` is replaced by `issuers`.
+    pub policy: Policy,
+}
+
+/// A configuration mistake found when building a [`Registry`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// Two entries accept the same `iss`: a token could not be routed unambiguously.
+    #[error("issuer {iss:?} is configured twice (in {first:?} and {second:?})")]
+    DuplicateIssuer {
+        /// The `iss` string.
+        iss: String,
+        /// First entry.
+        first: String,
+        /// Second entry.
+        second: String,
+    },
+    /// An entry lists no `iss` value.
+    #[error("issuer entry {0:?} lists no iss value")]
+    NoIssuer(String),
+    /// An entry with static keys has none.
+    #[error("issuer entry {0:?} has no keys")]
+    NoKeys(String),
+}
+
+struct Issuer {
+    name: Arc<str>,
+    keys: KeySource,
+    policy: Policy,
+}
+
+impl Issuer {
+    /// The version of the keys a cached verdict must match, `None` when keys are unusable.
+    fn key_version(&self) -> Option<u64> {
+        match &self.keys {
+            KeySource::Static(_) => Some(0),
+            KeySource::Jwks(cache) => cache.usable_version(),
+        }
+    }
+}
+
+/// Routes tokens to their issuer's keys and policy, with an optional verified-token cache.
+pub struct Registry {
+    issuers: Vec<Issuer>,
+    by_iss: HashMap<String, usize>,
+    max_token_bytes: usize,
+    cache: Option<TokenCache>,
+}
+
+impl Registry {
+    /// Builds the registry; every `iss` string must belong to exactly one entry.
+    pub fn new(configs: Vec<IssuerConfig>) -> Result<Self, RegistryError> {
+        let mut by_iss = HashMap::new();
+        let mut issuers = Vec::new();
+        for (index, config) in configs.into_iter().enumerate() {
+            if config.issuers.is_empty() {
+                return Err(RegistryError::NoIssuer(config.name));
+            }
+            if matches!(&config.keys, KeySource::Static(keys) if keys.is_empty()) {
+                return Err(RegistryError::NoKeys(config.name));
+            }
+            for iss in &config.issuers {
+                if let Some(&first) = by_iss.get(iss) {
+                    let first: &Issuer = &issuers[first];
+                    return Err(RegistryError::DuplicateIssuer {
+                        iss: iss.clone(),
+                        first: first.name.to_string(),
+                        second: config.name,
+                    });
+                }
+                by_iss.insert(iss.clone(), index);
+            }
+            let policy = Policy {
+                issuers: config.issuers,
+                ..config.policy
+            };
+            issuers.push(Issuer {
+                name: config.name.into(),
+                keys: config.keys,
+                policy,
+            });
+        }
+        let max_token_bytes = issuers
+            .iter()
+            .map(|i| i.policy.max_token_bytes)
+            .max()
+            .unwrap_or(0);
+        Ok(Self {
+            issuers,
+            by_iss,
+            max_token_bytes,
+            cache: None,
+        })
+    }
+
+    /// Enables the verified-token cache with room for `capacity` tokens. Entries are keyed by
+    /// the token bytes and the issuer entry, end at the token's `exp`, and are dropped when the
+    /// issuer's keys change or become unusable.
+    pub fn with_token_cache(mut self, capacity: usize) -> Self {
+        self.cache = Some(TokenCache::new(capacity));
+        self
+    }
+
+    /// Fetches every JWKS now; returns the first error (others still get fetched).
+    pub async fn warm_up(&self) -> Result<(), VerifyError> {
+        let mut first_error = None;
+        for issuer in &self.issuers {
+            if let KeySource::Jwks(cache) = &issuer.keys
+                && let Err(err) = cache.refresh().await
+            {
+                first_error.get_or_insert(VerifyError::JwksUnavailable(format!(
+                    "{}: {err}",
+                    issuer.name
+                )));
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// True when every issuer has usable keys.
+    pub fn is_ready(&self) -> bool {
+        self.issuers.iter().all(|i| i.key_version().is_some())
+    }
+
+    /// Key-set statistics per JWKS-backed issuer, by name.
+    pub fn jwks_stats(&self) -> Vec<(Arc<str>, JwksStats)> {
+        self.issuers
+            .iter()
+            .filter_map(|i| match &i.keys {
+                KeySource::Jwks(cache) => Some((i.name.clone(), cache.stats())),
+                KeySource::Static(_) => None,
+            })
+            .collect()
+    }
+
+    /// Validates a token at the current time.
+    pub async fn validate(&self, token: &str) -> Result<Validated, VerifyError> {
+        self.validate_at(token, now()).await
+    }
+
+    /// Validates a token at `now` (Unix seconds).
+    pub async fn validate_at(&self, token: &str, now: i64) -> Result<Validated, VerifyError> {
+        let parsed = jws::parse(token, self.max_token_bytes)?;
+        // The claims are parsed before the signature check only to route by `iss`; nothing
+        // in them is trusted until the issuer's key has verified the signature.
+        let claims = jws::parse_object(&parsed.payload).map_err(|_| {
+            VerifyError::Malformed("claims are not a JSON object with unique names")
+        })?;
+        let iss = match claims.get("iss") {
+            Some(serde_json::Value::String(iss)) => iss.as_str(),
+            Some(_) => {
+                return Err(VerifyError::InvalidClaim {
+                    claim: "iss".into(),
+                    reason: "must be a string",
+                });
+            }
+            None => return Err(VerifyError::MissingClaim("iss".into())),
+        };
+        let index = *self
+            .by_iss
+            .get(iss)
+            .ok_or_else(|| VerifyError::UnknownIssuer(clip(iss)))?;
+        let issuer = &self.issuers[index];
+        if token.len() > issuer.policy.max_token_bytes {
+            return Err(VerifyError::TooLarge {
+                len: token.len(),
+                max: issuer.policy.max_token_bytes,
+            });
+        }
+        issuer
+            .policy
+            .check_header(parsed.header.alg, parsed.header.typ.as_deref())?;
+
+        if let Some(cache) = &self.cache
+            && let Some(hit) = cache.get(index, token, issuer.key_version(), now)
+        {
+            return Ok(Validated {
+                header: hit.header,
+                claims: hit.claims,
+                issuer: Some(issuer.name.clone()),
+            });
+        }
+
+        let key_version = match &issuer.keys {
+            KeySource::Static(keys) => {
+                verify_with_keys(keys, &parsed)?;
+                0
+            }
+            KeySource::Jwks(cache) => {
+                let snapshot = cache
+                    .keys_for_kid(parsed.header.kid.as_deref())
+                    .await
+                    .map_err(|err| {
+                        VerifyError::JwksUnavailable(format!("{}: {err}", issuer.name))
+                    })?;
+                verify_with_keys(&snapshot.keys, &parsed)?;
+                snapshot.version
+            }
+        };
+        issuer.policy.check_claims(&claims, now)?;
+        let claims: Arc<ClaimMap> = Arc::new(claims);
+        if let Some(cache) = &self.cache
+            && let Some(exp) = claims.get("exp").and_then(serde_json::Value::as_f64)
+        {
+            let entry = CachedToken {
+                header: parsed.header.clone(),
+                claims: claims.clone(),
+                exp,
+                key_version,
+            };
+            cache.insert(index, token, entry);
+        }
+        Ok(Validated {
+            header: parsed.header,
+            claims,
+            issuer: Some(issuer.name.clone()),
+        })
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.issuers.iter().map(|i| &*i.name).collect();
+        f.debug_struct("Registry")
+            .field("issuers", &names)
+            .field("cache", &self.cache.is_some())
+            .finish()
+    }
+}
