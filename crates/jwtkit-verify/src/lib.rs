@@ -31,6 +31,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "axum")]
+pub mod axum_auth;
 mod error;
 pub mod jws;
 mod policy;
