@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use jwtkit_keys::{Algorithm, VerifyingKey};
 use jwtkit_secret::SecretEncoding;
-use jwtkit_verify::{Policy, Validator};
+use jwtkit_verify::{JwksCache, JwksConfig, Policy, Validator};
 use serde_json::Value;
 
 use crate::input::{self, DEFAULT_SECRET_ENV, SecretArgs};
@@ -26,6 +26,13 @@ pub struct VerifyArgs {
     /// A JWK Set file; the token's kid selects the key.
     #[arg(long, value_name = "FILE", conflicts_with = "secret_source")]
     jwks_file: Option<PathBuf>,
+    /// A JWK Set URL to fetch the keys from.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["secret_source", "key", "jwks_file"])]
+    jwks_url: Option<String>,
+    /// An OIDC issuer URL: keys are found through its discovery document, and `iss` must be
+    /// this URL unless --iss says otherwise.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["secret_source", "key", "jwks_file", "jwks_url"])]
+    issuer: Option<String>,
     /// Accepted issuer; repeat for aliases. Without it `iss` is not checked.
     #[arg(long, value_name = "S")]
     iss: Vec<String>,
@@ -63,9 +70,15 @@ fn keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, CliError> {
     if let Some(path) = &args.jwks_file {
         return input::verifying_keys_from_jwks_file(path);
     }
+    if let Some(url) = &args.jwks_url {
+        return fetch_keys(JwksConfig::jwks_url(url.clone()));
+    }
+    if let Some(issuer) = &args.issuer {
+        return fetch_keys(JwksConfig::discovery(issuer.clone(), None));
+    }
     let decoded = args.secret.load(&[DEFAULT_SECRET_ENV], SecretEncoding::Raw)?.ok_or_else(|| {
         CliError::failure(format!(
-            "no key: pass --secret/--secret-env/--secret-file, --key FILE or --jwks-file FILE, or set {DEFAULT_SECRET_ENV}"
+            "no key: pass --secret/--secret-env/--secret-file, --key FILE, --jwks-file FILE, --jwks-url URL or --issuer URL, or set {DEFAULT_SECRET_ENV}"
         ))
     })?;
     Ok(vec![
@@ -73,10 +86,32 @@ fn keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, CliError> {
     ])
 }
 
+/// Fetches a key set once (the CLI verifies one token; no cache is worth keeping).
+fn fetch_keys(config: JwksConfig) -> Result<Vec<VerifyingKey>, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| CliError::failure(format!("cannot start the async runtime: {err}")))?;
+    let snapshot = runtime
+        .block_on(async { JwksCache::new(config)?.refresh().await })
+        .map_err(|err| CliError::Invalid {
+            code: "jwks_unavailable",
+            reason: err.to_string(),
+        })?;
+    for skipped in &snapshot.skipped {
+        eprintln!("note: {skipped}");
+    }
+    Ok(snapshot.keys.clone())
+}
+
 pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let token = input::read_token(args.token.as_deref())?;
+    let issuers = match (&args.issuer, args.iss.is_empty()) {
+        (Some(issuer), true) => vec![issuer.clone()],
+        _ => args.iss.clone(),
+    };
     let policy = Policy {
-        issuers: args.iss.clone(),
+        issuers,
         audiences: args.aud.clone(),
         algorithms: args.alg.clone(),
         leeway_seconds: args.leeway,
