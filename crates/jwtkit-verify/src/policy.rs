@@ -35,6 +35,9 @@ pub struct Policy {
     pub typ: Option<String>,
     /// Token length cap in bytes.
     pub max_token_bytes: usize,
+    /// Accept tokens that carry no `iss` at all (generate_jwt.py made such tokens). Looser than
+    /// the default; a present `iss` must still be one of `issuers`.
+    pub allow_missing_iss: bool,
 }
 
 impl Default for Policy {
@@ -49,6 +52,7 @@ impl Default for Policy {
             required_claims: Vec::new(),
             typ: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            allow_missing_iss: false,
         }
     }
 }
@@ -171,6 +175,7 @@ impl Policy {
                         reason: "must be a string",
                     });
                 }
+                None if self.allow_missing_iss => {}
                 None => return Err(VerifyError::MissingClaim("iss".into())),
             }
         }

@@ -54,6 +54,23 @@ pub enum RegistryError {
     NoKeys(String),
 }
 
+/// The entry for tokens without `iss`, if one asked for them.
+fn missing_iss_entry(issuers: &[Issuer]) -> Result<Option<usize>, RegistryError> {
+    let mut entries = issuers
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.policy.allow_missing_iss);
+    let first = entries.next();
+    if let (Some((_, a)), Some((_, b))) = (first, entries.next()) {
+        return Err(RegistryError::DuplicateIssuer {
+            iss: "(no iss)".into(),
+            first: a.name.to_string(),
+            second: b.name.to_string(),
+        });
+    }
+    Ok(first.map(|(index, _)| index))
+}
+
 struct Issuer {
     name: Arc<str>,
     keys: KeySource,
@@ -74,6 +91,7 @@ impl Issuer {
 pub struct Registry {
     issuers: Vec<Issuer>,
     by_iss: HashMap<String, usize>,
+    without_iss: Option<usize>,
     max_token_bytes: usize,
     cache: Option<TokenCache>,
 }
@@ -117,6 +135,7 @@ impl Registry {
             .max()
             .unwrap_or(0);
         Ok(Self {
+            without_iss: missing_iss_entry(&issuers)?,
             issuers,
             by_iss,
             max_token_bytes,
@@ -177,20 +196,21 @@ impl Registry {
         let claims = jws::parse_object(&parsed.payload).map_err(|_| {
             VerifyError::Malformed("claims are not a JSON object with unique names")
         })?;
-        let iss = match claims.get("iss") {
-            Some(serde_json::Value::String(iss)) => iss.as_str(),
+        let index = match claims.get("iss") {
+            Some(serde_json::Value::String(iss)) => *self
+                .by_iss
+                .get(iss.as_str())
+                .ok_or_else(|| VerifyError::UnknownIssuer(clip(iss)))?,
             Some(_) => {
                 return Err(VerifyError::InvalidClaim {
                     claim: "iss".into(),
                     reason: "must be a string",
                 });
             }
-            None => return Err(VerifyError::MissingClaim("iss".into())),
+            None => self
+                .without_iss
+                .ok_or_else(|| VerifyError::MissingClaim("iss".into()))?,
         };
-        let index = *self
-            .by_iss
-            .get(iss)
-            .ok_or_else(|| VerifyError::UnknownIssuer(clip(iss)))?;
         let issuer = &self.issuers[index];
         if token.len() > issuer.policy.max_token_bytes {
             return Err(VerifyError::TooLarge {

@@ -137,6 +137,21 @@ async fn tokens_are_routed_to_their_issuers_keys_and_policy() {
         .mint(&profile.claims(jwtkit_mint::now()).unwrap())
         .unwrap();
     assert_eq!(code(&registry, &anonymous).await, "missing_claim");
+
+    // generate_jwt.py tokens carry no iss: one entry may take them, explicitly.
+    let mut api = api_issuer(&secret);
+    api.policy.allow_missing_iss = true;
+    let lenient = Registry::new(vec![api]).unwrap();
+    assert_eq!(
+        lenient
+            .validate(&anonymous)
+            .await
+            .unwrap()
+            .issuer
+            .as_deref(),
+        Some("api")
+    );
+    assert_eq!(code(&lenient, &stranger).await, "unknown_issuer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,6 +256,19 @@ fn configuration_mistakes_are_refused() {
     assert_eq!(
         Registry::new(vec![none]).unwrap_err(),
         RegistryError::NoIssuer("api".into())
+    );
+    let lenient = |name: &str, iss: &str| {
+        let mut config = api_issuer(&secret);
+        config.name = name.into();
+        config.issuers = vec![iss.into()];
+        config.policy.allow_missing_iss = true;
+        config
+    };
+    let err =
+        Registry::new(vec![lenient("a", "https://a"), lenient("b", "https://b")]).unwrap_err();
+    assert!(
+        matches!(err, RegistryError::DuplicateIssuer { ref iss, .. } if iss == "(no iss)"),
+        "{err}"
     );
     let empty = IssuerConfig {
         keys: KeySource::Static(vec![]),
