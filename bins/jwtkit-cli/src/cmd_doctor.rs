@@ -20,7 +20,8 @@ pub struct DoctorArgs {
     /// The token, or `-` (or nothing) to read it from stdin.
     token: Option<String>,
     /// A candidate secret; repeat to compare several.
-    #[arg(long, value_name = "VALUE")]
+    // Hyphen values: a base64url secret (`jwtkit secret generate`) may start with `-`.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
     secret: Vec<String>,
     /// An environment variable holding a candidate secret; repeatable.
     #[arg(long, value_name = "NAME")]

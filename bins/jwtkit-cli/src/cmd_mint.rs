@@ -43,7 +43,8 @@ pub struct MintArgs {
     #[arg(long, value_name = "PEM_OR_JWK_FILE", conflicts_with = "secret_source")]
     key: Option<PathBuf>,
     /// Key id for the header (a JWK's own kid is used when absent).
-    #[arg(long, value_name = "KID")]
+    // Hyphen values: an RFC 7638 thumbprint kid (`jwtkit keygen`) may start with `-`.
+    #[arg(long, value_name = "KID", allow_hyphen_values = true)]
     kid: Option<String>,
     /// Subject (`sub`). Default: `client` (generic), `demo` (camunda), empty (centrifugo).
     #[arg(long, alias = "subject", value_name = "S")]
@@ -203,6 +204,13 @@ fn build_claims(
                 .and_then(|claims| with_custom_claims(&claims, &custom, &[]))
         }
         Profile::Centrifugo => {
+            if custom.contains_key("channel") {
+                return Err(CliError::usage(
+                    "a Centrifugo connection token must not have `channel`: Centrifugo would read it \
+                     as a subscription token. Use --channel C (repeatable) for the `channels` list, \
+                     or --profile centrifugo-sub --channel C for a subscription token",
+                ));
+            }
             let claims = CentrifugoConnectionClaims {
                 sub: args.sub.clone().unwrap_or_default(),
                 exp: expiry(Expiry::After(3600)).exp_after(now),

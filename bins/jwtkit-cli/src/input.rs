@@ -19,7 +19,13 @@ const MAX_STDIN_TOKEN: u64 = 1024 * 1024;
 #[derive(Args, Debug, Clone, Default)]
 pub struct SecretArgs {
     /// The secret itself (visible in `ps`; prefer --secret-env or --secret-file).
-    #[arg(long, value_name = "VALUE", group = "secret_source")]
+    // Hyphen values: a base64url secret (`jwtkit secret generate`) may start with `-`.
+    #[arg(
+        long,
+        value_name = "VALUE",
+        group = "secret_source",
+        allow_hyphen_values = true
+    )]
     pub secret: Option<String>,
     /// Name of an environment variable holding the secret.
     #[arg(long, value_name = "NAME", group = "secret_source")]

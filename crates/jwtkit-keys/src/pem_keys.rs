@@ -84,6 +84,14 @@ pub(crate) fn verifying_key(text: &str) -> Result<VerifyingKey, KeyError> {
     let block = parse_block(text)?;
     match block.tag() {
         "PUBLIC KEY" | "RSA PUBLIC KEY" => VerifyingKey::from_public_der(block.contents()),
-        _ => SigningKey::from_pem(None, text)?.verifying_key(),
+        // A private key is not bound to one algorithm of its kind (an RSA key serves RS* and
+        // PS*), so its public half must not inherit the signing default's `alg`.
+        _ => {
+            let mut jwk = SigningKey::from_pem(None, text)?
+                .public_jwk()
+                .ok_or_else(|| KeyError::Pem("an HMAC secret has no public key".into()))?;
+            jwk.alg = None;
+            VerifyingKey::from_jwk(&jwk)
+        }
     }
 }

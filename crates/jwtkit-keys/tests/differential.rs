@@ -173,3 +173,17 @@ fn weak_rsa_key_is_refused() {
     let err = VerifyingKey::from_jwk(&jwk).unwrap_err();
     assert_eq!(err, jwtkit_keys::KeyError::RsaTooSmall { bits: 1024 });
 }
+
+#[test]
+fn a_private_rsa_pem_verifies_every_rsa_algorithm() {
+    let pair = keygen::generate(Algorithm::RS256, 2048).unwrap();
+    let verifier = VerifyingKey::from_pem(&pair.private_pem).unwrap();
+    for alg in Algorithm::for_kind(KeyKind::Rsa) {
+        let signer = SigningKey::from_pem(Some(alg), &pair.private_pem).unwrap();
+        let input = signing_input(alg);
+        let signature = signer.sign(input.as_bytes()).unwrap();
+        verifier
+            .verify(alg, input.as_bytes(), &signature)
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+    }
+}
