@@ -21,6 +21,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cache;
 mod expiry;
 mod profiles;
 
@@ -28,6 +29,7 @@ use jwtkit_keys::{KeyError, SigningKey, b64};
 use jwtkit_secret::{Secret, SecretEncoding, SecretError};
 use serde::Serialize;
 
+pub use cache::MintedTokenCache;
 pub use expiry::{Expiry, InvalidExpiry};
 pub use profiles::{
     Audience, CamundaClaims, CamundaProfile, CentrifugoConnectionClaims,

@@ -1,0 +1,396 @@
+//! Wiring: configuration -> state -> axum router with the proxy's middleware.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jwtkit_keys::{Algorithm, VerifyingKey};
+use jwtkit_secret::SecretEncoding;
+use jwtkit_verify::{IssuerConfig, JwksCache, JwksConfig, KeySource, Policy, Registry};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::auth::Access;
+use crate::camunda::CamundaFacade;
+use crate::config::{Config, ConfigError, IssuerSection};
+use crate::error::{ApiError, ErrorCode};
+use crate::forward::{ProxyRoute, forward};
+use crate::metrics::Metrics;
+use crate::tokens::CentrifugoTokens;
+use crate::upstream::{Upstream, load_secret};
+
+/// Everything a request handler needs.
+pub struct AppState {
+    /// Inbound token validation.
+    pub registry: Arc<Registry>,
+    /// Upstreams by name.
+    pub upstreams: HashMap<String, Arc<Upstream>>,
+    /// Prefix routes, longest prefix first.
+    pub routes: Vec<ProxyRoute>,
+    /// The Camunda facade, when configured.
+    pub camunda: Option<CamundaFacade>,
+    /// Centrifugo token endpoints, when configured.
+    pub centrifugo: Option<CentrifugoTokens>,
+    /// Header prefixes removed from every forwarded request.
+    pub strip_prefixes: Vec<String>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    max_header_bytes: usize,
+}
+
+fn issuer_config(index: usize, section: &IssuerSection) -> Result<IssuerConfig, ConfigError> {
+    let key = format!("issuers[{index}]");
+    let algorithms = section
+        .algorithms
+        .iter()
+        .map(|name| {
+            name.parse::<Algorithm>().map_err(|e| {
+                ConfigError::new(
+                    format!("{key}.algorithms"),
+                    e.to_string(),
+                    "use names like RS256",
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let read_file = |field: &str, path: &Path| {
+        std::fs::read(path).map_err(|e| {
+            ConfigError::new(
+                format!("{key}.{field}"),
+                format!("cannot read {}: {}", path.display(), e.kind()),
+                "check the path",
+            )
+        })
+    };
+    let jwks = |config: JwksConfig| -> Result<KeySource, ConfigError> {
+        let mut config = config;
+        if let Some(seconds) = section.max_stale_seconds {
+            config.max_stale = Duration::from_secs(seconds);
+        }
+        JwksCache::new(config)
+            .map(KeySource::Jwks)
+            .map_err(|e| ConfigError::new(key.clone(), e.to_string(), "check the URL"))
+    };
+    let keys = if let Some(url) = &section.jwks_url {
+        jwks(JwksConfig::jwks_url(url.clone()))?
+    } else if let Some(url) = &section.discovery_url {
+        jwks(JwksConfig::discovery(
+            url.clone(),
+            section.iss.first().cloned(),
+        ))?
+    } else if let Some(path) = &section.jwks_file {
+        let parsed = jwtkit_keys::parse_key_set(&read_file("jwks_file", path)?).map_err(|e| {
+            ConfigError::new(
+                format!("{key}.jwks_file"),
+                e.to_string(),
+                "give a {\"keys\": [...]} document",
+            )
+        })?;
+        KeySource::Static(parsed.keys)
+    } else if let Some(path) = &section.public_key_file {
+        let text = String::from_utf8(read_file("public_key_file", path)?).unwrap_or_default();
+        let parsed = if text.trim_start().starts_with('{') {
+            jwtkit_keys::Jwk::from_json(&text).and_then(|jwk| VerifyingKey::from_jwk(&jwk))
+        } else {
+            VerifyingKey::from_pem(&text)
+        };
+        KeySource::Static(vec![parsed.map_err(|e| {
+            ConfigError::new(
+                format!("{key}.public_key_file"),
+                e.to_string(),
+                "give a PEM or JWK public key",
+            )
+        })?])
+    } else if let Some(secret) = &section.secret {
+        let (secret, _) = load_secret(&format!("{key}.secret"), secret, SecretEncoding::Raw)?;
+        tracing::info!(issuer = %section.name, fingerprint = %secret.fingerprint(), "HMAC issuer secret loaded");
+        let key_source = VerifyingKey::hmac(&secret).map_err(|e| {
+            ConfigError::new(
+                format!("{key}.secret"),
+                e.to_string(),
+                "use a longer secret",
+            )
+        })?;
+        KeySource::Static(vec![key_source])
+    } else {
+        return Err(ConfigError::new(
+            key,
+            "has no key source",
+            "set one of jwks_url, discovery_url, jwks_file, public_key_file, secret",
+        ));
+    };
+    Ok(IssuerConfig {
+        name: section.name.clone(),
+        issuers: section.iss.clone(),
+        keys,
+        policy: Policy {
+            audiences: section.audiences.clone(),
+            authorized_parties: section.authorized_parties.clone(),
+            algorithms,
+            leeway_seconds: section
+                .leeway_seconds
+                .unwrap_or(jwtkit_verify::DEFAULT_LEEWAY_SECONDS),
+            required_claims: section.required_claims.clone(),
+            typ: section.typ.clone(),
+            allow_missing_iss: section.allow_missing_iss,
+            ..Policy::default()
+        },
+    })
+}
+
+impl AppState {
+    /// Builds the state; every secret and key file is read now, so mistakes stop the start.
+    pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<Self, ConfigError> {
+        config.check()?;
+        let mut issuers = config
+            .issuers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| issuer_config(i, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        issuers.extend(extra_issuers);
+        if issuers.is_empty() {
+            return Err(ConfigError::new(
+                "issuers",
+                "no issuer is configured",
+                "add an [[issuers]] section",
+            ));
+        }
+        let mut registry = Registry::new(issuers).map_err(|e| {
+            ConfigError::new(
+                "issuers",
+                e.to_string(),
+                "each iss value may belong to one issuer only",
+            )
+        })?;
+        if config.token_cache_capacity > 0 {
+            registry = registry.with_token_cache(config.token_cache_capacity);
+        }
+        let metrics = Arc::new(Metrics::new());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| ConfigError::new("upstreams", e.to_string(), "report this as a bug"))?;
+        let mut upstreams = HashMap::new();
+        for (index, section) in config.upstreams.iter().enumerate() {
+            let upstream = Upstream::from_config(index, section, client.clone(), metrics.clone())?;
+            tracing::info!(
+                upstream = %upstream.name,
+                url = %upstream.base_url(),
+                credential = upstream.credential_kind(),
+                fingerprint = upstream.credential_fingerprint().as_deref().unwrap_or("-"),
+                "upstream configured"
+            );
+            upstreams.insert(section.name.clone(), Arc::new(upstream));
+        }
+        let mut routes: Vec<ProxyRoute> = config
+            .routes
+            .iter()
+            .map(|r| ProxyRoute {
+                prefix: r.prefix.clone(),
+                strip_prefix: r.strip_prefix,
+                upstream: upstreams[&r.upstream].clone(),
+                access: Access::new(&r.access),
+            })
+            .collect();
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+        let camunda = config
+            .camunda
+            .as_ref()
+            .map(|c| CamundaFacade::new(c, upstreams[&c.upstream].clone()));
+        let centrifugo = config
+            .centrifugo
+            .as_ref()
+            .map(CentrifugoTokens::from_config)
+            .transpose()?;
+        Ok(Self {
+            registry: Arc::new(registry),
+            upstreams,
+            routes,
+            camunda,
+            centrifugo,
+            strip_prefixes: config.strip_header_prefixes.clone(),
+            metrics,
+            max_header_bytes: config.limits.max_header_bytes,
+        })
+    }
+}
+
+/// The router with all middleware.
+pub fn router(state: Arc<AppState>, config: &Config) -> Router {
+    let mut app = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .merge(crate::camunda::router())
+        .merge(crate::tokens::router())
+        .fallback(proxy)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(RequestBodyLimitLayer::new(config.limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), limit_headers));
+    if !config.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = config
+            .cors_origins
+            .iter()
+            .filter_map(|o| o.parse().ok())
+            .collect();
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PUT,
+                    Method::PATCH,
+                    Method::DELETE,
+                    Method::OPTIONS,
+                ])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+                .max_age(Duration::from_secs(600)),
+        );
+    }
+    app.with_state(state)
+}
+
+/// 431 when the request headers together exceed the limit.
+async fn limit_headers(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if size > state.max_header_bytes {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "the request headers are too large",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Logs and counts every request. Only the path is logged: queries may carry tokens.
+async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let route = route_label(&state, &path);
+    let response = next.run(request).await;
+    let status = response.status();
+    state.metrics.request(&route, status.as_u16());
+    let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
+    if let Some(code) = code
+        .filter(|_| status == StatusCode::UNAUTHORIZED || status == StatusCode::SERVICE_UNAVAILABLE)
+    {
+        state.metrics.auth_failure(code);
+    }
+    tracing::info!(%method, path = %path, route = %route, status = status.as_u16(), error = code.unwrap_or("-"), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+/// A bounded label for metrics: a configured prefix or a fixed route, never a raw path.
+fn route_label(state: &AppState, path: &str) -> String {
+    if matches!(path, "/health" | "/ready" | "/metrics") || path.starts_with("/token/") {
+        return path.to_owned();
+    }
+    if path.starts_with("/api/") && state.camunda.is_some() {
+        return crate::camunda::route_label(path);
+    }
+    state
+        .routes
+        .iter()
+        .find(|r| r.matches(path))
+        .map_or_else(|| "unmatched".to_owned(), |r| r.prefix.clone())
+}
+
+async fn proxy(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let Some(route) = state
+        .routes
+        .iter()
+        .find(|r| r.matches(request.uri().path()))
+    else {
+        return ApiError::not_found(format!("no route for {}", request.uri().path()))
+            .into_response();
+    };
+    let caller = match route
+        .access
+        .authenticate(&state.registry, request.headers(), request.uri())
+        .await
+    {
+        Ok(caller) => caller,
+        Err(err) => return err.into_response(),
+    };
+    forward(&state, route, &caller, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Liveness, plus whether each upstream answers at all (as seed 001's /health did).
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap_or_default();
+    let mut upstreams = serde_json::Map::new();
+    for (name, upstream) in &state.upstreams {
+        let reachable = client.get(upstream.base_url()).send().await.is_ok();
+        upstreams.insert(name.clone(), serde_json::json!({ "reachable": reachable }));
+    }
+    let body = serde_json::json!({"status": "healthy", "timestamp": crate::error::timestamp(), "upstreams": upstreams});
+    axum::Json(body).into_response()
+}
+
+/// Ready when every issuer's keys are loaded (and usable).
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if !state.registry.is_ready() {
+        // A probe is a good moment to try again.
+        let _ = state.registry.warm_up().await;
+    }
+    let issuers: serde_json::Map<String, serde_json::Value> = state
+        .registry
+        .jwks_stats()
+        .into_iter()
+        .map(|(name, stats)| {
+            (
+                name.to_string(),
+                serde_json::json!({"keys": stats.key_count, "last_error": stats.last_error}),
+            )
+        })
+        .collect();
+    let ready = state.registry.is_ready();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({"ready": ready, "issuers": issuers})),
+    )
+        .into_response()
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let text = state.metrics.render(&state.registry);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}

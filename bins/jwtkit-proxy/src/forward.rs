@@ -1,0 +1,259 @@
+//! Generic prefix routes: the request goes upstream with its method, path, query, headers and a
+//! streamed body; identity and hop-by-hop headers are cleaned first.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::Response;
+use futures_util::TryStreamExt;
+
+use crate::app::AppState;
+use crate::auth::{Access, Caller, TokenSource};
+use crate::error::ApiError;
+use crate::upstream::Upstream;
+
+/// A configured prefix route.
+pub struct ProxyRoute {
+    /// Path prefix, e.g. `/engine-rest`.
+    pub prefix: String,
+    /// Remove the prefix before forwarding.
+    pub strip_prefix: bool,
+    /// Target.
+    pub upstream: Arc<Upstream>,
+    /// Caller requirements.
+    pub access: Access,
+}
+
+impl ProxyRoute {
+    /// True when `path` is the prefix or below it (`/api` matches `/api` and `/api/x`, not `/apix`).
+    pub fn matches(&self, path: &str) -> bool {
+        let prefix = self.prefix.trim_end_matches('/');
+        path == prefix
+            || path.starts_with(prefix) && path[prefix.len()..].starts_with('/')
+            || prefix.is_empty()
+    }
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those the
+/// proxy always sets itself.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, including any named by `Connection`.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Removes everything that could carry the caller's credentials or a forged identity:
+/// `Authorization`, the token's cookie, and headers with the configured prefixes.
+pub fn remove_inbound_identity(
+    headers: &mut HeaderMap,
+    prefixes: &[String],
+    token_cookies: &[String],
+) {
+    headers.remove(header::AUTHORIZATION);
+    let spoofable: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            prefixes
+                .iter()
+                .any(|p| name.as_str().starts_with(&p.to_ascii_lowercase()))
+        })
+        .cloned()
+        .collect();
+    for name in spoofable {
+        headers.remove(name);
+    }
+    if !token_cookies.is_empty() {
+        let kept: Vec<String> = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|line| line.split(';'))
+            .map(str::trim)
+            .filter(|pair| {
+                !token_cookies
+                    .iter()
+                    .any(|name| pair.split_once('=').is_some_and(|(k, _)| k == name))
+            })
+            .map(str::to_owned)
+            .collect();
+        headers.remove(header::COOKIE);
+        if !kept.is_empty()
+            && let Ok(value) = HeaderValue::from_str(&kept.join("; "))
+        {
+            headers.insert(header::COOKIE, value);
+        }
+    }
+}
+
+/// The upstream path and query: the prefix removed if asked, the token's query parameter dropped.
+fn upstream_path(route: &ProxyRoute, request: &Request, token_query: Option<&str>) -> String {
+    let path = request.uri().path();
+    let path = if route.strip_prefix {
+        &path[route.prefix.trim_end_matches('/').len()..]
+    } else {
+        path
+    };
+    let mut out = if path.starts_with('/') || path.is_empty() {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
+    if let Some(query) = request.uri().query() {
+        let kept: String = match token_query {
+            Some(name) => url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(
+                    url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != name),
+                )
+                .finish(),
+            None => query.to_owned(),
+        };
+        if !kept.is_empty() {
+            out.push('?');
+            out.push_str(&kept);
+        }
+    }
+    out
+}
+
+/// Forwards an authenticated request and streams the answer back.
+pub async fn forward(
+    state: &AppState,
+    route: &ProxyRoute,
+    caller: &Caller,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let token_query = match &caller.source {
+        TokenSource::Query(name) => Some(name.as_str()),
+        _ => None,
+    };
+    let path = upstream_path(route, &request, token_query);
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (parts, body) = request.into_parts();
+    let mut headers = parts.headers;
+    let host = headers.get(header::HOST).cloned();
+    remove_hop_by_hop(&mut headers);
+    let token_cookies: Vec<String> = route
+        .access
+        .sources()
+        .iter()
+        .filter_map(|s| {
+            if let TokenSource::Cookie(name) = s {
+                Some(name.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
+    remove_inbound_identity(&mut headers, &state.strip_prefixes, &token_cookies);
+    headers.remove(header::HOST);
+    if let Some(ip) = peer {
+        let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(previous) => format!("{previous}, {ip}"),
+            None => ip.to_string(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+            headers.insert("x-forwarded-for", value);
+        }
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Some(host) = host {
+        headers.insert("x-forwarded-host", host);
+    }
+    // The body is streamed; a body cut short (client gone, size limit hit) fails the upstream
+    // request instead of arriving as a complete, shorter body.
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let response = route
+        .upstream
+        .send(
+            caller,
+            parts.method,
+            &path,
+            headers,
+            reqwest::Body::wrap_stream(stream),
+        )
+        .await?;
+
+    let mut builder = Response::builder().status(response.status());
+    if let Some(out) = builder.headers_mut() {
+        for (name, value) in response.headers() {
+            out.append(name.clone(), value.clone());
+        }
+        remove_hop_by_hop(out);
+    }
+    builder
+        .body(Body::from_stream(response.bytes_stream()))
+        .map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                "unusable upstream response",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_headers_authorization_and_token_cookie_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "Bearer x".parse().unwrap());
+        headers.insert("X-User-Id", "admin".parse().unwrap());
+        headers.insert("x-auth-roles", "root".parse().unwrap());
+        headers.insert("x-request-id", "42".parse().unwrap());
+        headers.insert(header::COOKIE, "__session=tok; theme=dark".parse().unwrap());
+        remove_inbound_identity(
+            &mut headers,
+            &["X-User-".into(), "x-auth-".into()],
+            &["__session".into()],
+        );
+        assert!(headers.get(header::AUTHORIZATION).is_none());
+        assert!(headers.get("x-user-id").is_none() && headers.get("x-auth-roles").is_none());
+        assert_eq!(headers.get("x-request-id").unwrap(), "42");
+        assert_eq!(headers.get(header::COOKIE).unwrap(), "theme=dark");
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_named_by_connection_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            "keep-alive, x-secret-hop".parse().unwrap(),
+        );
+        headers.insert("x-secret-hop", "1".parse().unwrap());
+        headers.insert(header::TRANSFER_ENCODING, "chunked".parse().unwrap());
+        headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+    }
+}

@@ -1,0 +1,136 @@
+//! `jwtkit-proxy`: an authenticating reverse proxy. It validates callers' JWTs (several issuers
+//! at once), forwards to upstreams with translated credentials (Basic, a minted engine token,
+//! passthrough), offers the Camunda REST facade of the FastAPI proxy it replaces, and issues
+//! Centrifugo tokens to authenticated callers.
+
+pub mod app;
+pub mod auth;
+pub mod camunda;
+pub mod config;
+pub mod dev;
+pub mod error;
+pub mod forward;
+pub mod metrics;
+pub mod tokens;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use crate::config::{Config, LogFormat};
+
+/// Command line of `jwtkit-proxy`.
+#[derive(Parser, Debug)]
+#[command(name = "jwtkit-proxy", version, about)]
+pub struct Cli {
+    /// TOML configuration file. Without it the proxy reads the FastAPI proxy's environment
+    /// (CLERK_JWKS_URL, ENGINE_URL, ...).
+    #[arg(long, value_name = "PATH", conflicts_with = "dev")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (also JWTKIT_LISTEN); default 0.0.0.0:8000, 127.0.0.1:8000 with --dev.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// Log format (also JWTKIT_LOG_FORMAT).
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Run with an embedded dev issuer, echo upstream and printed token; nothing else needed.
+    #[arg(long)]
+    pub dev: bool,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Loads the configuration, builds the app and serves until SIGTERM or SIGINT.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let (mut config, extra_issuers, dev) = if cli.dev {
+        let dev = dev::start(cli.listen.as_deref().unwrap_or("127.0.0.1:8000")).await?;
+        (dev.config.clone(), vec![dev.issuer.clone()], Some(dev))
+    } else if let Some(path) = &cli.config {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {}", path.display(), e.kind()))?;
+        let mut config = Config::from_toml(&text).map_err(|e| e.to_string())?;
+        config
+            .apply_env_overrides(&env)
+            .map_err(|e| e.to_string())?;
+        (config, Vec::new(), None)
+    } else {
+        (
+            Config::from_seed_env(&env).map_err(|e| e.to_string())?,
+            Vec::new(),
+            None,
+        )
+    };
+    if let Some(listen) = &cli.listen {
+        config.listen = listen.clone();
+    }
+    if let Some(format) = cli.log_format {
+        config.log.format = format;
+    }
+    init_logging(&config);
+    let state = Arc::new(app::AppState::build(&config, extra_issuers).map_err(|e| e.to_string())?);
+    if let Err(err) = state.registry.warm_up().await {
+        tracing::warn!("{err}; requests for that issuer get 503 until its keys load");
+    }
+    let mut router = app::router(state, &config);
+    if let Some(dev) = &dev {
+        router = router.merge(dev.jwks_route.clone());
+    }
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, "listening");
+    if let Some(dev) = &dev {
+        println!("{}", dev::banner(addr, &dev.token));
+    }
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM; in-flight requests then finish before the server stops.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,15 @@
+//! The `jwtkit-proxy` binary; all wiring lives in the library.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = jwtkit_proxy::Cli::parse();
+    match jwtkit_proxy::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Token endpoints: authenticated callers get Centrifugo tokens (seed 004) for themselves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use jwtkit_keys::SigningKey;
+use jwtkit_mint::{Audience, CentrifugoConnectionClaims, CentrifugoSubscriptionClaims, Minter};
+use jwtkit_secret::SecretEncoding;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::auth::{Access, Caller};
+use crate::config::{CentrifugoSection, ConfigError};
+use crate::error::ApiError;
+use crate::upstream::{hmac_algorithm, load_secret, render};
+
+/// Issues Centrifugo connection and subscription tokens.
+pub struct CentrifugoTokens {
+    minter: Minter,
+    lifetime: Duration,
+    connection_channels: Vec<String>,
+    subscription_channels: Vec<String>,
+    audience: Option<String>,
+    issuer: Option<String>,
+    access: Access,
+}
+
+impl CentrifugoTokens {
+    /// Reads the secret and compiles the settings.
+    pub fn from_config(section: &CentrifugoSection) -> Result<Self, ConfigError> {
+        let algorithm = hmac_algorithm("centrifugo.algorithm", &section.algorithm)?;
+        // Centrifugo uses its hmac_secret_key text as the key bytes.
+        let (secret, _) = load_secret("centrifugo.secret", &section.secret, SecretEncoding::Raw)?;
+        tracing::info!(fingerprint = %secret.fingerprint(), "Centrifugo token secret loaded");
+        let key = SigningKey::hmac(algorithm, &secret).map_err(|e| {
+            ConfigError::new(
+                "centrifugo.secret",
+                e.to_string(),
+                "use a secret of at least 32 bytes",
+            )
+        })?;
+        let lifetime = match section.ttl.parse::<jwtkit_mint::Expiry>() {
+            Ok(jwtkit_mint::Expiry::After(seconds)) => Duration::from_secs(seconds),
+            _ => {
+                return Err(ConfigError::new(
+                    "centrifugo.ttl",
+                    format!("{:?} is not a lifetime", section.ttl),
+                    "use e.g. 1h",
+                ));
+            }
+        };
+        Ok(Self {
+            minter: Minter::new(key),
+            lifetime,
+            connection_channels: section.connection_channels.clone(),
+            subscription_channels: section.subscription_channels.clone(),
+            audience: section.audience.clone(),
+            issuer: section.issuer.clone(),
+            access: Access::new(&section.access),
+        })
+    }
+
+    fn expiry(&self, now: i64) -> i64 {
+        now + self.lifetime.as_secs() as i64
+    }
+
+    fn connection_token(&self, caller: &Caller) -> Result<(String, i64), ApiError> {
+        let channels = self
+            .connection_channels
+            .iter()
+            .map(|template| {
+                render(template, caller).ok_or_else(|| {
+                    ApiError::forbidden(format!(
+                        "the token lacks a claim needed for channel {template:?}"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let now = jwtkit_mint::now();
+        let claims = CentrifugoConnectionClaims {
+            sub: caller.subject(),
+            exp: Some(self.expiry(now)),
+            iat: now,
+            channels,
+            aud: Audience::new(self.audience.iter().cloned().collect()),
+            iss: self.issuer.clone(),
+            ..CentrifugoConnectionClaims::default()
+        };
+        let token = self.minter.mint(&claims).map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "mint_failed",
+                e.to_string(),
+            )
+        })?;
+        Ok((token, self.expiry(now)))
+    }
+
+    /// True when `channel` is one of the caller's allowed channels (a template ending in `*`
+    /// allows any channel starting with what comes before it).
+    fn allows(&self, caller: &Caller, channel: &str) -> bool {
+        self.subscription_channels
+            .iter()
+            .filter_map(|template| render(template, caller))
+            .any(|allowed| match allowed.strip_suffix('*') {
+                Some(prefix) => channel.starts_with(prefix) && channel.len() > prefix.len(),
+                None => allowed == channel,
+            })
+    }
+
+    fn subscription_token(
+        &self,
+        caller: &Caller,
+        channel: &str,
+    ) -> Result<(String, i64), ApiError> {
+        if channel.is_empty() {
+            return Err(ApiError::bad_request("send {\"channel\": \"...\"}"));
+        }
+        if !self.allows(caller, channel) {
+            return Err(ApiError::forbidden(format!(
+                "channel {:?} is not allowed for this caller",
+                channel.chars().take(100).collect::<String>()
+            )));
+        }
+        let now = jwtkit_mint::now();
+        let claims = CentrifugoSubscriptionClaims {
+            sub: caller.subject(),
+            channel: channel.to_owned(),
+            exp: Some(self.expiry(now)),
+            iat: now,
+            aud: Audience::new(self.audience.iter().cloned().collect()),
+            iss: self.issuer.clone(),
+            ..CentrifugoSubscriptionClaims::default()
+        };
+        let token = self.minter.mint(&claims).map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "mint_failed",
+                e.to_string(),
+            )
+        })?;
+        Ok((token, self.expiry(now)))
+    }
+}
+
+/// `POST /token/centrifugo` and `POST /token/centrifugo/subscription`.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/token/centrifugo", post(connection))
+        .route("/token/centrifugo/subscription", post(subscription))
+}
+
+async fn authenticated<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(&'a CentrifugoTokens, Caller), ApiError> {
+    let tokens = state
+        .centrifugo
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("Centrifugo tokens are not configured"))?;
+    let caller = tokens
+        .access
+        .authenticate(&state.registry, headers, uri)
+        .await?;
+    Ok((tokens, caller))
+}
+
+async fn connection(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Response {
+    let result = async {
+        let (tokens, caller) = authenticated(&state, &headers, &uri).await?;
+        tokens.connection_token(&caller)
+    }
+    .await;
+    match result {
+        Ok((token, exp)) => Json(json!({"token": token, "expires_at": exp})).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct SubscriptionRequest {
+    channel: String,
+}
+
+async fn subscription(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: axum::body::Bytes,
+) -> Response {
+    let result = async {
+        let (tokens, caller) = authenticated(&state, &headers, &uri).await?;
+        let request: SubscriptionRequest = serde_json::from_slice(&body)
+            .map_err(|_| ApiError::bad_request("send {\"channel\": \"...\"}"))?;
+        tokens.subscription_token(&caller, &request.channel)
+    }
+    .await;
+    match result {
+        Ok((token, exp)) => Json(json!({"token": token, "expires_at": exp})).into_response(),
+        Err(err) => err.into_response(),
+    }
+}

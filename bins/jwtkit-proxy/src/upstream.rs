@@ -1,0 +1,495 @@
+//! Upstreams: where requests go, with which credentials, and how their failures are reported.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use jwtkit_keys::{Algorithm, SigningKey};
+use jwtkit_mint::{
+    Audience, CamundaProfile, Expiry, GenericProfile, MintedTokenCache, Minter, camunda_secret,
+};
+use jwtkit_secret::{Fingerprint, Secret, SecretEncoding, SecretSource};
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::config::{ConfigError, MintSection, SecretRef, UpstreamAuth, UpstreamSection};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Minted tokens are replaced this long before they expire.
+const MINT_MARGIN: Duration = Duration::from_secs(30);
+
+/// One configured upstream.
+pub struct Upstream {
+    /// Its name in the configuration.
+    pub name: String,
+    base: String,
+    timeout: Duration,
+    credentials: Credentials,
+    identity_headers: Vec<(HeaderName, String)>,
+    client: reqwest::Client,
+    metrics: Arc<Metrics>,
+}
+
+enum Credentials {
+    None,
+    Passthrough,
+    Basic {
+        header: HeaderValue,
+        fingerprint: Fingerprint,
+    },
+    Mint(Box<MintCredentials>),
+}
+
+struct MintCredentials {
+    minter: Minter,
+    profile: MintProfile,
+    lifetime: Duration,
+    subject: String,
+    email_template: String,
+    cache: MintedTokenCache,
+}
+
+enum MintProfile {
+    Camunda,
+    Generic {
+        issuer: Option<String>,
+        audience: Option<String>,
+    },
+}
+
+/// Reads a secret named by the configuration; errors name the configuration key.
+pub fn load_secret(
+    key: &str,
+    reference: &SecretRef,
+    default: SecretEncoding,
+) -> Result<(Secret, SecretEncoding), ConfigError> {
+    let source = match (&reference.env, &reference.file) {
+        (Some(name), None) => SecretSource::Env(name.clone()),
+        (None, Some(path)) => SecretSource::File(path.clone()),
+        _ => {
+            return Err(ConfigError::new(
+                key,
+                "needs exactly one of env or file",
+                "write { env = \"NAME\" } or { file = \"/run/secrets/x\" }",
+            ));
+        }
+    };
+    let encoding = match &reference.encoding {
+        Some(name) => name.parse::<SecretEncoding>().map_err(|e| {
+            ConfigError::new(
+                format!("{key}.encoding"),
+                e.to_string(),
+                "use raw, base64, base64url or hex",
+            )
+        })?,
+        None => default,
+    };
+    let decoded = Secret::load(&source, encoding)
+        .map_err(|e| ConfigError::new(key, e.to_string(), format!("fix {}", source.describe())))?;
+    Ok((decoded.secret, decoded.encoding))
+}
+
+fn parse_lifetime(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    match text.parse::<Expiry>() {
+        Ok(Expiry::After(seconds)) => Ok(Duration::from_secs(seconds)),
+        Ok(Expiry::Never) => Err(ConfigError::new(
+            key,
+            "`never` is not allowed for issued tokens",
+            "use a lifetime such as 1h",
+        )),
+        Err(err) => Err(ConfigError::new(
+            key,
+            err.to_string(),
+            "use a lifetime such as 30m or 1h",
+        )),
+    }
+}
+
+/// An HMAC algorithm name from the configuration.
+pub fn hmac_algorithm(key: &str, name: &str) -> Result<Algorithm, ConfigError> {
+    name.parse::<Algorithm>()
+        .ok()
+        .filter(|alg| alg.hmac().is_some())
+        .ok_or_else(|| {
+            ConfigError::new(
+                key,
+                format!("{name:?} is not an HMAC algorithm"),
+                "use HS256, HS384 or HS512",
+            )
+        })
+}
+
+impl MintCredentials {
+    fn from_config(key: &str, section: &MintSection) -> Result<Self, ConfigError> {
+        let algorithm = hmac_algorithm(&format!("{key}.algorithm"), &section.algorithm)?;
+        let profile = match section.profile.as_str() {
+            "camunda" => MintProfile::Camunda,
+            "generic" => MintProfile::Generic {
+                issuer: section.issuer.clone(),
+                audience: section.audience.clone(),
+            },
+            other => {
+                return Err(ConfigError::new(
+                    format!("{key}.profile"),
+                    format!("{other:?} is not a profile"),
+                    "use camunda or generic",
+                ));
+            }
+        };
+        let secret = match (&profile, &section.secret.encoding) {
+            // The engine base64-decodes its secret and silently replaces a short one: refuse it.
+            (MintProfile::Camunda, None) => {
+                let (text_secret, _) = load_secret(
+                    &format!("{key}.secret"),
+                    &section.secret,
+                    SecretEncoding::Raw,
+                )?;
+                let text = String::from_utf8_lossy(text_secret.expose_bytes()).into_owned();
+                camunda_secret(&text).map_err(|e| {
+                    ConfigError::new(
+                        format!("{key}.secret"),
+                        e.to_string(),
+                        "set a base64 secret of at least 32 bytes, the same as the engine's",
+                    )
+                })?
+            }
+            _ => {
+                load_secret(
+                    &format!("{key}.secret"),
+                    &section.secret,
+                    SecretEncoding::Raw,
+                )?
+                .0
+            }
+        };
+        let signing = SigningKey::hmac(algorithm, &secret).map_err(|e| {
+            ConfigError::new(
+                format!("{key}.secret"),
+                e.to_string(),
+                "use a longer secret",
+            )
+        })?;
+        Ok(Self {
+            minter: Minter::new(signing),
+            profile,
+            lifetime: parse_lifetime(&format!("{key}.ttl"), &section.ttl)?,
+            subject: section.subject.clone(),
+            email_template: section.email_template.clone(),
+            cache: MintedTokenCache::new(10_000, MINT_MARGIN),
+        })
+    }
+
+    fn token_for(&self, caller: &Caller) -> Result<Arc<str>, ApiError> {
+        let subject = render(&self.subject, caller).ok_or_else(|| {
+            ApiError::forbidden("the token lacks a claim the upstream credential needs")
+        })?;
+        let failed = |e: jwtkit_mint::MintError| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "mint_failed",
+                e.to_string(),
+            )
+        };
+        self.cache
+            .get_or_mint(&subject, || {
+                let now = jwtkit_mint::now();
+                let expiry = Expiry::After(self.lifetime.as_secs());
+                let token = match &self.profile {
+                    MintProfile::Camunda => {
+                        let profile = CamundaProfile {
+                            email_template: self.email_template.clone(),
+                            expiry,
+                            ..CamundaProfile::default()
+                        };
+                        let email = caller
+                            .claim_text("email")
+                            .filter(|_| self.subject == "{sub}");
+                        self.minter
+                            .mint(&profile.claims(&subject, email.as_deref(), now)?)?
+                    }
+                    MintProfile::Generic { issuer, audience } => {
+                        let profile = GenericProfile {
+                            subject: Some(subject.clone()),
+                            issuer: issuer.clone(),
+                            audience: Audience::new(audience.iter().cloned().collect()),
+                            expiry,
+                            ..GenericProfile::default()
+                        };
+                        self.minter.mint(&profile.claims(now)?)?
+                    }
+                };
+                Ok((token, self.lifetime))
+            })
+            .map_err(failed)
+    }
+}
+
+/// Fills `{claim}` placeholders from the caller's claims; `None` when one is missing.
+pub fn render(template: &str, caller: &Caller) -> Option<String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}')? + start;
+        out.push_str(&caller.claim_text(&rest[start + 1..end])?);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// What went wrong talking to an upstream, as the caller sees it.
+fn transport_error(upstream: &str, err: &reqwest::Error) -> ApiError {
+    if err.is_timeout() {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            format!("upstream {upstream} did not answer in time"),
+        )
+    } else {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_unreachable",
+            format!("upstream {upstream} cannot be reached"),
+        )
+    }
+}
+
+impl Upstream {
+    /// Builds an upstream; secrets are read now so a bad one stops the start.
+    pub fn from_config(
+        index: usize,
+        section: &UpstreamSection,
+        client: reqwest::Client,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ConfigError> {
+        let key = format!("upstreams[{index}]");
+        let credentials = match &section.auth {
+            UpstreamAuth::None => Credentials::None,
+            UpstreamAuth::Passthrough => Credentials::Passthrough,
+            UpstreamAuth::Basic { user, password } => {
+                let (password, _) = load_secret(
+                    &format!("{key}.auth.password"),
+                    password,
+                    SecretEncoding::Raw,
+                )?;
+                let mut pair = user.as_bytes().to_vec();
+                pair.push(b':');
+                pair.extend_from_slice(password.expose_bytes());
+                let fingerprint = Fingerprint::of(&pair);
+                let encoded = jwtkit_secret::Secret::from_bytes(pair)
+                    .map(|s| s.encode(SecretEncoding::Base64))
+                    .map_err(|e| {
+                        ConfigError::new(
+                            format!("{key}.auth"),
+                            e.to_string(),
+                            "set a user and password",
+                        )
+                    })?;
+                let mut header = HeaderValue::from_str(&format!("Basic {}", encoded.as_str()))
+                    .map_err(|_| {
+                        ConfigError::new(
+                            format!("{key}.auth"),
+                            "cannot form a header",
+                            "check the user name",
+                        )
+                    })?;
+                header.set_sensitive(true);
+                Credentials::Basic {
+                    header,
+                    fingerprint,
+                }
+            }
+            UpstreamAuth::Mint(mint) => Credentials::Mint(Box::new(MintCredentials::from_config(
+                &format!("{key}.auth"),
+                mint,
+            )?)),
+        };
+        let identity_headers = section
+            .identity_headers
+            .iter()
+            .map(|(name, claim)| {
+                HeaderName::try_from(name.as_str())
+                    .map(|h| (h, claim.clone()))
+                    .map_err(|_| {
+                        ConfigError::new(
+                            format!("{key}.identity_headers"),
+                            format!("{name:?} is not a header name"),
+                            "use names like X-User-Id",
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            name: section.name.clone(),
+            base: section.url.trim_end_matches('/').to_owned(),
+            timeout: Duration::from_secs(section.timeout_seconds.max(1)),
+            credentials,
+            identity_headers,
+            client,
+            metrics,
+        })
+    }
+
+    /// A loggable identifier of the credential the proxy presents (never the credential).
+    pub fn credential_fingerprint(&self) -> Option<String> {
+        match &self.credentials {
+            Credentials::Basic { fingerprint, .. } => Some(fingerprint.to_string()),
+            Credentials::Mint(mint) => Some(mint.minter.key().fingerprint()),
+            Credentials::None | Credentials::Passthrough => None,
+        }
+    }
+
+    /// What kind of credential, for the start-up log.
+    pub fn credential_kind(&self) -> &'static str {
+        match &self.credentials {
+            Credentials::None => "none",
+            Credentials::Passthrough => "passthrough",
+            Credentials::Basic { .. } => "basic",
+            Credentials::Mint(_) => "minted token",
+        }
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Sets the upstream Authorization and identity headers for `caller`.
+    fn add_credentials(&self, headers: &mut HeaderMap, caller: &Caller) -> Result<(), ApiError> {
+        let authorization = match &self.credentials {
+            Credentials::None => None,
+            Credentials::Passthrough => {
+                HeaderValue::from_str(&format!("Bearer {}", caller.raw)).ok()
+            }
+            Credentials::Basic { header, .. } => Some(header.clone()),
+            Credentials::Mint(mint) => {
+                let token = mint.token_for(caller)?;
+                HeaderValue::from_str(&format!("Bearer {token}")).ok()
+            }
+        };
+        if let Some(mut value) = authorization {
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        for (name, claim) in &self.identity_headers {
+            if let Some(value) = caller
+                .claim_text(claim)
+                .and_then(|v| HeaderValue::from_str(&v).ok())
+            {
+                headers.insert(name.clone(), value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a request; maps transport failures, upstream 5xx and a rejection of the proxy's
+    /// own credentials to the caller-facing errors (502, 504).
+    pub async fn send(
+        &self,
+        caller: &Caller,
+        method: Method,
+        path_and_query: &str,
+        mut headers: HeaderMap,
+        body: reqwest::Body,
+    ) -> Result<reqwest::Response, ApiError> {
+        self.add_credentials(&mut headers, caller)?;
+        let url = format!("{}{}", self.base, path_and_query);
+        let started = Instant::now();
+        let result = self
+            .client
+            .request(method, url)
+            .headers(headers)
+            .timeout(self.timeout)
+            .body(body)
+            .send()
+            .await;
+        self.metrics.observe_upstream(&self.name, started.elapsed());
+        let response = result.map_err(|err| transport_error(&self.name, &err))?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED
+            && let Some(fingerprint) = self.credential_fingerprint()
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_rejected_credentials",
+                format!(
+                    "upstream {} answered 401 to the proxy's {} credential ({fingerprint}); the upstream \
+                     expects another secret or user: compare fingerprints with `jwtkit secret fingerprint`",
+                    self.name,
+                    self.credential_kind()
+                ),
+            ));
+        }
+        if status.is_server_error() {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                format!("upstream {} answered {status}", self.name),
+            ));
+        }
+        Ok(response)
+    }
+
+    /// A JSON call (the Camunda facade): the answer's status and JSON body. Upstream 4xx are
+    /// returned as errors with the upstream's own message.
+    pub async fn call_json(
+        &self,
+        caller: &Caller,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value), ApiError> {
+        let mut path_and_query = path.to_owned();
+        if !query.is_empty() {
+            path_and_query.push('?');
+            path_and_query.push_str(
+                &url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(query)
+                    .finish(),
+            );
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let body = match body {
+            Some(value) => {
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                reqwest::Body::from(value.to_string())
+            }
+            None => reqwest::Body::from(Vec::new()),
+        };
+        let response = self
+            .send(caller, method, &path_and_query, headers, body)
+            .await?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| transport_error(&self.name, &err))?;
+        let value: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        if status.is_client_error() {
+            // Camunda's error JSON: {"type": "...", "message": "..."}.
+            let message = value
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("no message")
+                .to_owned();
+            let code = if status == StatusCode::NOT_FOUND {
+                "not_found"
+            } else {
+                "upstream_rejected"
+            };
+            return Err(ApiError::new(status, code, message));
+        }
+        Ok((status, value))
+    }
+}
