@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use jwtkit_keys::{Algorithm, KeyKind, b64, hmac_matches_for_diagnosis};
 use jwtkit_secret::{Secret, SecretSource};
 use serde_json::{Map, Value};
@@ -83,6 +83,14 @@ pub fn run(args: DoctorArgs) -> Result<ExitCode, CliError> {
             .unwrap_or("-")
     );
 
+    let claims = match decoded.payload {
+        Payload::Json(Value::Object(map)) => Some(map),
+        _ => None,
+    };
+    let profile = args
+        .profile
+        .or_else(|| claims.as_ref().and_then(guess_profile));
+
     println!("signature:");
     match alg_name.parse::<Algorithm>() {
         Err(err) => report.problem(err.to_string()),
@@ -92,22 +100,22 @@ pub fn run(args: DoctorArgs) -> Result<ExitCode, CliError> {
                     "the token is signed with {alg} but the verifier expects {expected}"
                 ));
             }
-            check_signature(&args, &token, alg, &mut report)?;
+            check_signature(&args, &token, alg, profile, &mut report)?;
         }
     }
 
-    let claims = match decoded.payload {
-        Payload::Json(Value::Object(map)) => map,
-        _ => {
-            report.problem("the payload is not a JSON object, so this is not a JWT claim set");
-            Map::new()
-        }
-    };
+    let claims = claims.unwrap_or_else(|| {
+        report.problem("the payload is not a JSON object, so this is not a JWT claim set");
+        Map::new()
+    });
     println!("times:");
     check_times(&claims, &mut report);
-    let profile = args.profile.or_else(|| guess_profile(&claims));
     if let Some(profile) = profile {
-        println!("claims for the {profile:?} profile:");
+        let name = profile
+            .to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default();
+        println!("claims for the {name} profile:");
         check_profile(profile, &claims, &mut report);
     }
     if report.problems == 0 {
@@ -146,6 +154,7 @@ fn check_signature(
     args: &DoctorArgs,
     token: &str,
     alg: Algorithm,
+    profile: Option<Profile>,
     report: &mut Report,
 ) -> Result<(), CliError> {
     let Some((signing_input, signature)) = token.rsplit_once('.') else {
@@ -220,10 +229,17 @@ fn check_signature(
                     "{what}  MATCHES, but {alg} needs at least {min} bytes (RFC 7518); verifiers such as \
                      jwtkit and the Camunda engine refuse or replace such a key"
                 ));
+            } else if profile == Some(Profile::Camunda) && !names.split('/').any(|n| n == "base64")
+            {
+                // Seed 000: the engine base64-decodes its secret, whatever the signer did.
+                report.problem(format!(
+                    "{what}  MATCHES, but the Camunda engine base64-decodes its secret, so it will \
+                     reject this token; sign with the base64 reading (jwtkit mint --profile camunda does)"
+                ));
             } else {
                 report.ok(format!(
-                    "{what}  MATCHES: the signer used this secret {}; give the verifier the same reading \
-                     (--secret-encoding {})",
+                    "{what}  MATCHES: the signer read this secret {}; give the verifier the same \
+                     reading (--secret-encoding {})",
                     reading_phrase(names),
                     names.split('/').next().unwrap_or_default()
                 ));
@@ -239,11 +255,12 @@ fn check_signature(
     Ok(())
 }
 
-fn reading_phrase(encoding: &str) -> String {
-    if encoding == "raw" {
-        "as plain text".into()
-    } else {
-        format!("{encoding} decoded")
+/// `raw` -> "as plain text"; `base64/base64url` -> "as base64 (or base64url)".
+fn reading_phrase(encodings: &str) -> String {
+    match encodings.split_once('/') {
+        _ if encodings == "raw" => "as plain text".into(),
+        Some((first, rest)) => format!("as {first} (or {})", rest.replace('/', ", ")),
+        None => format!("as {encodings}"),
     }
 }
 
@@ -261,22 +278,36 @@ fn check_times(claims: &Map<String, Value>, report: &mut Report) {
     for note in human::time_notes(claims, now) {
         report.info(note);
     }
-    let number = |name: &str| claims.get(name).and_then(Value::as_f64);
-    if let Some(exp) = number("exp")
-        && exp <= now as f64
-    {
-        report.problem(format!(
-            "the token expired {} ({})",
-            human::relative(exp as i64, now),
-            human::date(exp as i64)
-        ));
+    let number = |name: &str| claims.get(name).and_then(Value::as_f64).map(|v| v as i64);
+    let leeway = jwtkit_verify::DEFAULT_LEEWAY_SECONDS as i64;
+    if let Some(exp) = number("exp") {
+        if exp + leeway <= now {
+            report.problem(format!(
+                "the token expired {} ({})",
+                human::relative(exp, now),
+                human::date(exp)
+            ));
+        } else if exp <= now {
+            report.info(format!(
+                "expired {}, still inside the usual {leeway} s clock-skew leeway",
+                human::relative(exp, now)
+            ));
+        }
     }
     if let Some(nbf) = number("nbf")
-        && nbf > now as f64
+        && nbf > now + leeway
     {
         report.problem(format!(
             "the token is not valid yet: nbf is {}",
-            human::relative(nbf as i64, now)
+            human::relative(nbf, now)
+        ));
+    }
+    if let Some(iat) = number("iat")
+        && iat > now + leeway
+    {
+        report.problem(format!(
+            "iat is {} in the future: the signer's clock is ahead (verifiers refuse it as issued_in_future)",
+            human::span((iat - now).unsigned_abs())
         ));
     }
 }
@@ -335,6 +366,8 @@ fn check_profile(profile: Profile, claims: &Map<String, Value>, report: &mut Rep
     for (name, expected_type) in required(profile) {
         match claims.get(*name) {
             Some(value) if type_name(value) == *expected_type => report.ok(format!("{name} present")),
+            // Wrong-typed time claims are reported under "times" already.
+            Some(_) if ["iat", "exp"].contains(name) => {}
             Some(value) => {
                 report.problem(format!("{name} is a {}, the consumer needs a {expected_type}", type_name(value)))
             }

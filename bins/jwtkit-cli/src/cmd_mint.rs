@@ -47,7 +47,7 @@ pub struct MintArgs {
     #[arg(long, value_name = "KID", allow_hyphen_values = true)]
     kid: Option<String>,
     /// Subject (`sub`). Default: `client` (generic), `demo` (camunda), empty (centrifugo).
-    #[arg(long, alias = "subject", value_name = "S")]
+    #[arg(long, visible_alias = "subject", value_name = "S")]
     sub: Option<String>,
     /// Issuer (`iss`).
     #[arg(long, value_name = "S")]
@@ -74,7 +74,7 @@ pub struct MintArgs {
     /// Camunda: set isSuperuser to false.
     #[arg(long)]
     no_superuser: bool,
-    /// Print JSON with the token, its header and claims, and the key fingerprint.
+    /// Print JSON: the token, its algorithm and kid, the claims, and the key fingerprint.
     #[arg(long)]
     json: bool,
 }
@@ -122,6 +122,17 @@ fn signing_key(args: &MintArgs) -> Result<SigningKey, CliError> {
         ),
         _ => (&[DEFAULT_SECRET_ENV], SecretEncoding::Raw),
     };
+    if args.profile == Profile::Camunda
+        && let Some(encoding) = args
+            .secret
+            .secret_encoding
+            .filter(|e| *e != SecretEncoding::Base64)
+    {
+        eprintln!(
+            "note: the Camunda engine base64-decodes its secret; with --secret-encoding {encoding} this \
+             token is signed with other key bytes than a stock engine uses"
+        );
+    }
     let secret = if args.profile == Profile::Camunda && args.secret.secret_encoding.is_none() {
         let source = args.secret.source_or_env(envs).ok_or_else(missing_secret)?;
         let text = source.read_text().map_err(CliError::failure)?;
@@ -153,7 +164,7 @@ fn build_claims(
     let only_for = |used: bool, flag: &str, profiles: &str| {
         if used {
             Err(CliError::usage(format!(
-                "{flag} applies to the {profiles} profile only"
+                "{flag} applies to the {profiles} profile(s) only"
             )))
         } else {
             Ok(())
@@ -190,7 +201,7 @@ fn build_claims(
         Profile::Camunda => {
             if args.iss.is_some() || !audience.is_empty() {
                 return Err(CliError::usage(
-                    "the camunda profile has exactly the engine's claims; drop --iss/--aud",
+                    "the camunda profile sets the engine's claims itself; drop --iss/--aud",
                 ));
             }
             let profile = CamundaProfile {

@@ -55,6 +55,8 @@ pub fn run(command: SecretCommand) -> Result<ExitCode, CliError> {
                 print_json(&serde_json::json!({
                     "secret": text.as_str(),
                     "fingerprint": secret.fingerprint().to_string(),
+                    // The same text used as raw key bytes (as PyJWT does with a string secret).
+                    "fingerprint_as_text": jwtkit_secret::Fingerprint::of(text.as_bytes()).to_string(),
                     "bytes": secret.len(),
                     "encoding": args.encoding.name(),
                 }));

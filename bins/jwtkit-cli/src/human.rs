@@ -59,6 +59,10 @@ pub fn time_notes(claims: &serde_json::Map<String, serde_json::Value>, now: i64)
         };
         notes.push(format!("not before {} ({when})", date(nbf)));
     }
+    if claims.get("exp").is_some_and(|v| !v.is_number()) {
+        notes.push("expires    unknown: exp is not a number".into());
+        return notes;
+    }
     match number("exp") {
         Some(exp) if exp > now => notes.push(format!(
             "expires    {} (expires {})",

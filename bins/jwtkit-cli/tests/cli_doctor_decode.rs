@@ -347,11 +347,15 @@ fn doctor_reports_a_string_exp() {
 
 #[test]
 fn doctor_names_a_wrongly_cased_camunda_claim() {
-    let secret = generate_secret(32);
+    // A standard-base64 secret signed base64-decoded, as the engine reads it, so the only
+    // problem left is the claim name.
+    let secret = "Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=".to_owned();
     // snake_case where the engine needs camelCase.
     let token = mint([
         "--secret",
         &secret,
+        "--secret-encoding",
+        "base64",
         "--sub",
         "demo",
         "--expires-in",
@@ -428,4 +432,28 @@ fn doctor_on_a_good_camunda_token_finds_no_problem() {
 #[test]
 fn doctor_of_a_malformed_token_is_invalid_malformed() {
     run(["doctor", "not-a-token"]).invalid("malformed");
+}
+
+#[test]
+fn doctor_says_the_engine_reads_base64_when_a_camunda_token_was_signed_with_the_raw_text() {
+    // Seed 000: the proxy signed with the secret's text, the engine base64-decodes it.
+    let secret = "Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=".to_owned();
+    let token = mint([
+        "--profile",
+        "camunda",
+        "--secret",
+        &secret,
+        "--secret-encoding",
+        "raw",
+        "--sub",
+        "demo",
+    ]);
+    let out = run(&["doctor", "--secret", &secret, &token])
+        .exit(1)
+        .leaks_nothing(&secret);
+    let problem = only_line_with(&out, "PROBLEM");
+    assert!(
+        problem.contains("read as raw") && problem.contains("base64-decodes"),
+        "{problem}"
+    );
 }

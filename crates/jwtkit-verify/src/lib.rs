@@ -7,8 +7,8 @@
 //!    segments, a JSON object header without duplicate names, `alg` a known name other than
 //!    `none`, no `crit`; `jku`/`x5u`/`jwk` headers are never read;
 //! 2. header checks: `alg` on the policy's allow-list, `typ` when required;
-//! 3. key selection: the key with the token's `kid`, or without a `kid` every key that allows the
-//!    `alg`; a key only verifies algorithms of its own kind (an RSA public key is never an HMAC
+//! 3. key selection: the key with the token's `kid`; otherwise every key that allows the `alg`
+//!    among those configured without a `kid` (all keys when the token has no `kid`); a key only verifies algorithms of its own kind (an RSA public key is never an HMAC
 //!    secret) and only the JWK's `alg` when it names one;
 //! 4. signature, then claims: `exp` (required by default), `nbf`, `iat`, `iss`, `aud` (any of),
 //!    `azp`, required claims, all with the policy's leeway.
@@ -101,29 +101,34 @@ pub fn verify_with_keys(
 ) -> Result<(), VerifyError> {
     let alg = parsed.header.alg;
     let message = parsed.signing_input.as_bytes();
-    match parsed.header.kid.as_deref() {
-        Some(kid) => {
-            let key = keys
-                .iter()
-                .find(|key| key.kid() == Some(kid))
-                .ok_or_else(|| VerifyError::UnknownKid(error::clip(kid)))?;
-            key.verify(alg, message, &parsed.signature)
-                .map_err(|err| match err {
-                    SignatureError::AlgorithmNotAllowed(_) => VerifyError::alg(alg),
-                    SignatureError::Invalid => VerifyError::BadSignature,
-                })
-        }
-        None => {
-            let mut candidates = keys.iter().filter(|key| key.allows(alg)).peekable();
-            if candidates.peek().is_none() {
-                return Err(VerifyError::alg(alg));
-            }
-            if candidates.any(|key| key.verify(alg, message, &parsed.signature).is_ok()) {
-                Ok(())
-            } else {
-                Err(VerifyError::BadSignature)
-            }
-        }
+    let kid = parsed.header.kid.as_deref();
+    if let Some(key) = kid.and_then(|kid| keys.iter().find(|key| key.kid() == Some(kid))) {
+        return key
+            .verify(alg, message, &parsed.signature)
+            .map_err(|err| match err {
+                SignatureError::AlgorithmNotAllowed(_) => VerifyError::alg(alg),
+                SignatureError::Invalid => VerifyError::BadSignature,
+            });
+    }
+    // No key has the token's kid: only keys configured without a kid (a single PEM key or
+    // secret) may still answer; a key set whose keys all have kids does not.
+    let mut candidates = keys
+        .iter()
+        .filter(|key| kid.is_none() || key.kid().is_none())
+        .peekable();
+    if candidates.peek().is_none() {
+        return Err(VerifyError::UnknownKid(error::clip(
+            kid.unwrap_or_default(),
+        )));
+    }
+    let mut candidates = candidates.filter(|key| key.allows(alg)).peekable();
+    if candidates.peek().is_none() {
+        return Err(VerifyError::alg(alg));
+    }
+    if candidates.any(|key| key.verify(alg, message, &parsed.signature).is_ok()) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
     }
 }
 

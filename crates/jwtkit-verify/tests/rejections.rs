@@ -1081,3 +1081,26 @@ fn typ_other_than_the_required_one_is_typ_mismatch() {
         accept(&v, &sign_raw(&hmac, header, payload.as_bytes()));
     }
 }
+
+#[test]
+fn a_kid_unknown_to_a_kid_less_key_falls_back_to_it_but_not_to_keys_with_kids() {
+    let ec = ec256();
+    // The key as a PEM: no kid configured, so a token's kid cannot select it or rule it out.
+    let kid_less = VerifyingKey::from_pem(&ec.public_pem).unwrap();
+    let token = mint(signer(&ec, Algorithm::ES256), &claims());
+    accept(&validator(vec![kid_less]), &token);
+    let other = ec256();
+    let forged = mint(signer(&other, Algorithm::ES256), &claims());
+    assert_eq!(
+        code(
+            &validator(vec![VerifyingKey::from_pem(&ec.public_pem).unwrap()]),
+            &forged
+        ),
+        "bad_signature"
+    );
+    // Every configured key has a kid: an unknown kid is unknown, never tried elsewhere.
+    assert_eq!(
+        code(&validator(vec![verifier(&ec)]), &forged),
+        "unknown_kid"
+    );
+}
