@@ -448,7 +448,7 @@ fn doctor_says_the_engine_reads_base64_when_a_camunda_token_was_signed_with_the_
         "--sub",
         "demo",
     ]);
-    let out = run(&["doctor", "--secret", &secret, &token])
+    let out = run(["doctor", "--secret", &secret, &token])
         .exit(1)
         .leaks_nothing(&secret);
     let problem = only_line_with(&out, "PROBLEM");
