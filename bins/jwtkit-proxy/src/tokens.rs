@@ -71,6 +71,18 @@ impl CentrifugoTokens {
         now + self.lifetime.as_secs() as i64
     }
 
+    /// Signs `claims`; answers the token and its expiry for the JSON reply.
+    fn sign(&self, claims: &impl serde::Serialize, now: i64) -> Result<(String, i64), ApiError> {
+        let token = self.minter.mint(claims).map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "mint_failed",
+                e.to_string(),
+            )
+        })?;
+        Ok((token, self.expiry(now)))
+    }
+
     fn connection_token(&self, caller: &Caller) -> Result<(String, i64), ApiError> {
         let channels = self
             .connection_channels
@@ -93,14 +105,7 @@ impl CentrifugoTokens {
             iss: self.issuer.clone(),
             ..CentrifugoConnectionClaims::default()
         };
-        let token = self.minter.mint(&claims).map_err(|e| {
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "mint_failed",
-                e.to_string(),
-            )
-        })?;
-        Ok((token, self.expiry(now)))
+        self.sign(&claims, now)
     }
 
     /// True when `channel` is one of the caller's allowed channels (a template ending in `*`
@@ -139,14 +144,14 @@ impl CentrifugoTokens {
             iss: self.issuer.clone(),
             ..CentrifugoSubscriptionClaims::default()
         };
-        let token = self.minter.mint(&claims).map_err(|e| {
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "mint_failed",
-                e.to_string(),
-            )
-        })?;
-        Ok((token, self.expiry(now)))
+        self.sign(&claims, now)
+    }
+}
+
+fn reply(result: Result<(String, i64), ApiError>) -> Response {
+    match result {
+        Ok((token, exp)) => Json(json!({"token": token, "expires_at": exp})).into_response(),
+        Err(err) => err.into_response(),
     }
 }
 
@@ -179,10 +184,7 @@ async fn connection(State(state): State<Arc<AppState>>, headers: HeaderMap, uri:
         tokens.connection_token(&caller)
     }
     .await;
-    match result {
-        Ok((token, exp)) => Json(json!({"token": token, "expires_at": exp})).into_response(),
-        Err(err) => err.into_response(),
-    }
+    reply(result)
 }
 
 #[derive(Deserialize)]
@@ -203,8 +205,5 @@ async fn subscription(
         tokens.subscription_token(&caller, &request.channel)
     }
     .await;
-    match result {
-        Ok((token, exp)) => Json(json!({"token": token, "expires_at": exp})).into_response(),
-        Err(err) => err.into_response(),
-    }
+    reply(result)
 }
