@@ -229,9 +229,15 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
     let mut app = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
-        .merge(crate::camunda::router())
-        .merge(crate::tokens::router())
+        .route("/metrics", get(metrics));
+    // Feature routes exist only when configured, so they never hide a prefix route.
+    if state.camunda.is_some() {
+        app = app.merge(crate::camunda::router());
+    }
+    if state.centrifugo.is_some() {
+        app = app.merge(crate::tokens::router());
+    }
+    let mut app = app
         .fallback(proxy)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(RequestBodyLimitLayer::new(config.limits.max_body_bytes))
@@ -303,11 +309,17 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
 
 /// A bounded label for metrics: a configured prefix or a fixed route, never a raw path.
 fn route_label(state: &AppState, path: &str) -> String {
-    if matches!(path, "/health" | "/ready" | "/metrics") || path.starts_with("/token/") {
+    if matches!(
+        path,
+        "/health" | "/ready" | "/metrics" | "/token/centrifugo" | "/token/centrifugo/subscription"
+    ) {
         return path.to_owned();
     }
-    if path.starts_with("/api/") && state.camunda.is_some() {
-        return crate::camunda::route_label(path);
+    if state.camunda.is_some() {
+        let label = crate::camunda::route_label(path);
+        if label != "unmatched" {
+            return label;
+        }
     }
     state
         .routes
