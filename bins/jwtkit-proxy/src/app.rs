@@ -24,7 +24,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::forward::{ProxyRoute, forward};
 use crate::metrics::Metrics;
 use crate::tokens::CentrifugoTokens;
-use crate::upstream::{Upstream, load_secret};
+use crate::upstream::{Upstream, load_secret, secret_origin};
 
 /// Everything a request handler needs.
 pub struct AppState {
@@ -43,6 +43,7 @@ pub struct AppState {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     max_header_bytes: usize,
+    max_body_bytes: usize,
 }
 
 fn issuer_config(index: usize, section: &IssuerSection) -> Result<IssuerConfig, ConfigError> {
@@ -108,14 +109,14 @@ fn issuer_config(index: usize, section: &IssuerSection) -> Result<IssuerConfig, 
                 "give a PEM or JWK public key",
             )
         })?])
-    } else if let Some(secret) = &section.secret {
-        let (secret, _) = load_secret(&format!("{key}.secret"), secret, SecretEncoding::Raw)?;
+    } else if let Some(secret_ref) = &section.secret {
+        let (secret, _) = load_secret(&format!("{key}.secret"), secret_ref, SecretEncoding::Raw)?;
         tracing::info!(issuer = %section.name, fingerprint = %secret.fingerprint(), "HMAC issuer secret loaded");
         let key_source = VerifyingKey::hmac(&secret).map_err(|e| {
             ConfigError::new(
                 format!("{key}.secret"),
                 e.to_string(),
-                "use a longer secret",
+                format!("use a longer secret in {}", secret_origin(secret_ref)),
             )
         })?;
         KeySource::Static(vec![key_source])
@@ -146,6 +147,11 @@ fn issuer_config(index: usize, section: &IssuerSection) -> Result<IssuerConfig, 
 }
 
 impl AppState {
+    /// `limits.max_body_bytes`.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
     /// Builds the state; every secret and key file is read now, so mistakes stop the start.
     pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<Self, ConfigError> {
         config.check()?;
@@ -220,6 +226,7 @@ impl AppState {
             strip_prefixes: config.strip_header_prefixes.clone(),
             metrics,
             max_header_bytes: config.limits.max_header_bytes,
+            max_body_bytes: config.limits.max_body_bytes,
         })
     }
 }
@@ -266,7 +273,8 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
     app.with_state(state)
 }
 
-/// 431 when the request headers together exceed the limit.
+/// 431 when the request headers together exceed the limit; 413 (in the proxy's JSON error
+/// format, not the body-limit layer's plain text) when Content-Length exceeds the body limit.
 async fn limit_headers(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -284,6 +292,14 @@ async fn limit_headers(
             "the request headers are too large",
         )
         .into_response();
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > state.max_body_bytes as u64) {
+        return ApiError::body_too_large(state.max_body_bytes).into_response();
     }
     next.run(request).await
 }

@@ -62,6 +62,15 @@ impl ApiError {
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
+
+    /// 413 for a request body over `limits.max_body_bytes`.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than {limit} bytes (limits.max_body_bytes)"),
+        )
+    }
 }
 
 /// RFC 3339 UTC timestamp of now.

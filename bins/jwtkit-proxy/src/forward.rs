@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
@@ -189,9 +190,17 @@ pub async fn forward(
         headers.insert("x-forwarded-host", host);
     }
     // The body is streamed; a body cut short (client gone, size limit hit) fails the upstream
-    // request instead of arriving as a complete, shorter body.
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let response = route
+    // request instead of arriving as a complete, shorter body. A body that grows past the
+    // limit (no Content-Length to refuse it up front) is the caller's 413, not a 502.
+    let too_large = Arc::new(AtomicBool::new(false));
+    let flag = too_large.clone();
+    let stream = body.into_data_stream().map_err(move |err| {
+        if is_length_limit(&err) {
+            flag.store(true, Ordering::Relaxed);
+        }
+        std::io::Error::other(err)
+    });
+    let sent = route
         .upstream
         .send(
             caller,
@@ -200,7 +209,13 @@ pub async fn forward(
             headers,
             reqwest::Body::wrap_stream(stream),
         )
-        .await?;
+        .await;
+    let response = match sent {
+        Err(_) if too_large.load(Ordering::Relaxed) => {
+            return Err(ApiError::body_too_large(state.max_body_bytes()));
+        }
+        other => other?,
+    };
 
     let mut builder = Response::builder().status(response.status());
     if let Some(out) = builder.headers_mut() {
@@ -218,6 +233,18 @@ pub async fn forward(
                 "unusable upstream response",
             )
         })
+}
+
+/// True when `err` (or what caused it) is the request body size limit.
+fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        current = err.source();
+    }
+    false
 }
 
 #[cfg(test)]

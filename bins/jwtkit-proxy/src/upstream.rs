@@ -90,6 +90,16 @@ pub fn load_secret(
     Ok((decoded.secret, decoded.encoding))
 }
 
+/// Where a secret comes from, for messages: `environment variable NAME` or `file PATH`. In the
+/// seed-environment mode this is the only name the operator knows (not `upstreams[0]...`).
+pub fn secret_origin(reference: &SecretRef) -> String {
+    match (&reference.env, &reference.file) {
+        (Some(name), _) => format!("environment variable {name}"),
+        (None, Some(path)) => format!("file {}", path.display()),
+        (None, None) => "the secret".to_owned(),
+    }
+}
+
 fn parse_lifetime(key: &str, text: &str) -> Result<Duration, ConfigError> {
     match text.parse::<Expiry>() {
         Ok(Expiry::After(seconds)) => Ok(Duration::from_secs(seconds)),
@@ -150,7 +160,10 @@ impl MintCredentials {
                     ConfigError::new(
                         format!("{key}.secret"),
                         e.to_string(),
-                        "set a base64 secret of at least 32 bytes, the same as the engine's",
+                        format!(
+                            "set {} to a base64 secret of at least 32 bytes, the same as the engine's",
+                            secret_origin(&section.secret)
+                        ),
                     )
                 })?
             }
@@ -374,6 +387,9 @@ impl Upstream {
             headers.insert(header::AUTHORIZATION, value);
         }
         for (name, claim) in &self.identity_headers {
+            // Only the token may set these: a caller's own value is dropped even when the
+            // claim is missing (the strip prefixes may not cover this name).
+            headers.remove(name);
             if let Some(value) = caller
                 .claim_text(claim)
                 .and_then(|v| HeaderValue::from_str(&v).ok())
