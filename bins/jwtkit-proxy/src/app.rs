@@ -127,6 +127,20 @@ fn issuer_config(index: usize, section: &IssuerSection) -> Result<IssuerConfig, 
             "set one of jwks_url, discovery_url, jwks_file, public_key_file, secret",
         ));
     };
+    // A listed algorithm no key can serve would reject every token: refuse it at start.
+    if let KeySource::Static(keys) = &keys
+        && let Some(alg) = algorithms
+            .iter()
+            .find(|alg| !keys.iter().any(|k| k.allows(**alg)))
+    {
+        return Err(ConfigError::new(
+            format!("{key}.algorithms"),
+            format!(
+                "no configured key can verify {alg} (HS384/HS512 need secrets of 48/64 bytes; RS*/ES* need public keys)"
+            ),
+            "list only the algorithms the issuer's keys serve",
+        ));
+    }
     Ok(IssuerConfig {
         name: section.name.clone(),
         issuers: section.iss.clone(),

@@ -264,6 +264,10 @@ pub struct MintSection {
     /// Camunda e-mail: the caller's `email` claim if present, else this template.
     #[serde(default = "default_email")]
     pub email_template: String,
+    /// Camunda `isSuperuser`: engine admin rights. Off by default, since with `subject = "{sub}"`
+    /// every caller gets a token of their own; the seed-env mode turns it on for its one service user.
+    #[serde(default)]
+    pub superuser: bool,
     /// Generic profile: `iss` of minted tokens.
     pub issuer: Option<String>,
     /// Generic profile: `aud` of minted tokens.
@@ -529,6 +533,8 @@ impl Config {
                 // Seed 000 minted the engine token for the service user, not for the caller.
                 subject: user,
                 email_template: default_email(),
+                // Seed 000 gave the proxy's service user admin rights in the engine.
+                superuser: true,
                 issuer: None,
                 audience: None,
             })

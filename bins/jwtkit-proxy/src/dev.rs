@@ -115,6 +115,7 @@ pub async fn start(listen: &str) -> Result<Dev, String> {
             ttl: "1h".into(),
             subject: "{sub}".into(),
             email_template: "{sub}@camunda.local".into(),
+            superuser: false,
             issuer: None,
             audience: None,
         }),

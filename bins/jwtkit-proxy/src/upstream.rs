@@ -47,6 +47,7 @@ struct MintCredentials {
     lifetime: Duration,
     subject: String,
     email_template: String,
+    superuser: bool,
     cache: MintedTokenCache,
 }
 
@@ -189,6 +190,7 @@ impl MintCredentials {
             lifetime: parse_lifetime(&format!("{key}.ttl"), &section.ttl)?,
             subject: section.subject.clone(),
             email_template: section.email_template.clone(),
+            superuser: section.superuser,
             cache: MintedTokenCache::new(10_000, MINT_MARGIN),
         })
     }
@@ -212,6 +214,7 @@ impl MintCredentials {
                     MintProfile::Camunda => {
                         let profile = CamundaProfile {
                             email_template: self.email_template.clone(),
+                            is_superuser: self.superuser,
                             expiry,
                             ..CamundaProfile::default()
                         };

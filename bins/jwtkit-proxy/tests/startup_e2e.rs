@@ -64,6 +64,11 @@ fn invalid_configurations_exit_1_naming_the_key() {
             "issuers[0]",
         ),
         (
+            // A 45-byte secret cannot serve HS512 (64 bytes): every token would be refused.
+            HS_ISSUER_TOML.replace("[\"HS256\"]", "[\"HS512\"]"),
+            "issuers[0].algorithms",
+        ),
+        (
             format!("{HS_ISSUER_TOML}[limits]\nmax_body_byte = 5\n"),
             "max_body_byte",
         ),
@@ -298,7 +303,8 @@ async fn dev_mode_prints_a_token_and_curl_lines_and_the_token_works_on_echo() {
         .expect("a minted bearer token");
     assert_ne!(minted, token);
     assert_eq!(decode_jwt(minted).1["sub"], "dev-user");
-    assert_eq!(decode_jwt(minted).1["isSuperuser"], true);
+    // Per-caller engine tokens carry no admin rights unless `superuser = true` is configured.
+    assert_eq!(decode_jwt(minted).1["isSuperuser"], false);
 
     let reply = Reply::of(client().get(proxy.url("/echo/hello")).send().await.unwrap()).await;
     reply.assert_error(401, "missing_token");
