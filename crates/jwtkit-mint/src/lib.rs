@@ -153,17 +153,22 @@ impl Minter {
     pub fn mint<C: Serialize + ?Sized>(&self, claims: &C) -> Result<String, MintError> {
         let payload =
             serde_json::to_vec(claims).map_err(|e| MintError::Serialize(e.to_string()))?;
-        let mut token =
-            String::with_capacity(self.encoded_header.len() + payload.len() * 4 / 3 + 400);
+        // One buffer for the whole token: header, payload and signature are encoded into it.
+        let mut token = String::with_capacity(
+            self.encoded_header.len() + 2 + payload.len().div_ceil(3) * 4 + SIGNATURE_B64_MAX,
+        );
         token.push_str(&self.encoded_header);
         token.push('.');
-        token.push_str(&b64::encode(&payload));
+        b64::encode_into(&payload, &mut token);
         let signature = self.key.sign(token.as_bytes())?;
         token.push('.');
-        token.push_str(&b64::encode(&signature));
+        b64::encode_into(&signature, &mut token);
         Ok(token)
     }
 }
+
+/// Base64url length of the largest signature (RSA-4096: 512 bytes).
+const SIGNATURE_B64_MAX: usize = 683;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! Strict parsing of compact JWS (RFC 7515 §7.1): exactly three unpadded base64url segments, a
 //! JSON object header, and no duplicate member names anywhere at the top level.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use jwtkit_keys::{Algorithm, KeyError, b64};
@@ -68,13 +69,21 @@ pub fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, VerifyError> {
         ));
     };
     let signing_len = header.len() + 1 + payload.len();
-    let header_bytes =
-        b64::decode(header).map_err(|_| VerifyError::Malformed("header is not base64url"))?;
+    // Headers are short: decoded on the stack unless unusually long.
+    let mut buffer = [0u8; 256];
+    let header_not_b64 = |_| VerifyError::Malformed("header is not base64url");
+    let decoded;
+    let header_bytes: &[u8] = if header.len() <= 340 {
+        b64::decode_into(header, &mut buffer).map_err(header_not_b64)?
+    } else {
+        decoded = b64::decode(header).map_err(header_not_b64)?;
+        &decoded
+    };
     let payload_bytes =
         b64::decode(payload).map_err(|_| VerifyError::Malformed("payload is not base64url"))?;
     let signature_bytes =
         b64::decode(signature).map_err(|_| VerifyError::Malformed("signature is not base64url"))?;
-    let header = parse_header(&header_bytes)?;
+    let header = parse_header(header_bytes)?;
     Ok(Parsed {
         header,
         signing_input: &token[..signing_len],
@@ -84,35 +93,254 @@ pub fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, VerifyError> {
 }
 
 fn parse_header(bytes: &[u8]) -> Result<Header, VerifyError> {
-    let members =
-        parse_object(bytes).map_err(|_| VerifyError::Malformed("header is not a JSON object"))?;
-    if members.contains_key("crit") {
+    // One pass with borrowed names: no map is built for the three members jwtkit reads.
+    let raw = serde_json::from_slice::<RawHeader<'_>>(bytes)
+        .map_err(|_| VerifyError::Malformed("header is not a JSON object"))?;
+    if raw.crit {
         return Err(VerifyError::UnsupportedCrit);
     }
-    let alg = match members.get("alg") {
-        Some(Value::String(name)) => name.parse::<Algorithm>().map_err(|err| match err {
+    let alg = match raw.alg {
+        Some(Member::Str(name)) => name.parse::<Algorithm>().map_err(|err| match err {
             KeyError::AlgNone => VerifyError::AlgNotAllowed("none".into()),
-            _ => VerifyError::AlgNotAllowed(clip(name)),
+            _ => VerifyError::AlgNotAllowed(clip(&name)),
         })?,
-        Some(_) => return Err(VerifyError::Malformed("header alg is not a string")),
+        Some(Member::Other) => return Err(VerifyError::Malformed("header alg is not a string")),
         None => return Err(VerifyError::Malformed("header has no alg")),
     };
-    let string_member = |name: &'static str, error: &'static str| match members.get(name) {
+    let string_member = |member: Option<Member<'_>>, error: &'static str| match member {
         None => Ok(None),
-        Some(Value::String(value)) => Ok(Some(value.clone())),
-        Some(_) => Err(VerifyError::Malformed(error)),
+        Some(Member::Str(value)) => Ok(Some(value.into_owned())),
+        Some(Member::Other) => Err(VerifyError::Malformed(error)),
     };
     Ok(Header {
         alg,
-        kid: string_member("kid", "header kid is not a string")?,
-        typ: string_member("typ", "header typ is not a string")?,
+        kid: string_member(raw.kid, "header kid is not a string")?,
+        typ: string_member(raw.typ, "header typ is not a string")?,
     })
+}
+
+/// A header member value: a string (borrowed unless it had escapes) or any other JSON value.
+enum Member<'de> {
+    Str(Cow<'de, str>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Member<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MemberVisitor;
+        impl<'de> Visitor<'de> for MemberVisitor {
+            type Value = Member<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Member::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Member::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Member::Str(Cow::Owned(v)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Member::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Member::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Member::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Member::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Member::Other)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Member::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
+                Ok(Member::Other)
+            }
+        }
+        deserializer.deserialize_any(MemberVisitor)
+    }
+}
+
+/// Any JSON value, checked and dropped without building it. Unlike `serde::de::IgnoredAny`, it
+/// nests through `deserialize_any`, so serde_json's recursion limit (128 levels) still refuses
+/// deeply nested input, exactly as building a `Value` would.
+pub(crate) struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+        }
+        deserializer.deserialize_any(SkipVisitor)
+    }
+}
+
+/// A member name, borrowed from the input unless it had escapes.
+pub(crate) struct Name<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl<'de> Visitor<'de> for NameVisitor {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+/// The header as jwtkit reads it: `alg`, `kid`, `typ`, whether `crit` is present, and every
+/// other member skipped (still parsed, so the header must be valid JSON with unique names).
+struct RawHeader<'de> {
+    alg: Option<Member<'de>>,
+    kid: Option<Member<'de>>,
+    typ: Option<Member<'de>>,
+    crit: bool,
+}
+
+impl<'de> Deserialize<'de> for RawHeader<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct HeaderVisitor;
+        impl<'de> Visitor<'de> for HeaderVisitor {
+            type Value = RawHeader<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut header = RawHeader {
+                    alg: None,
+                    kid: None,
+                    typ: None,
+                    crit: false,
+                };
+                // The members jwtkit reads are tracked in a bitmask; other names (rare in
+                // practice) in a list that only allocates when one appears, checked for
+                // duplicates by sorting at the end (never quadratic, whatever the header holds).
+                let mut read = 0u8;
+                let mut others: Vec<Cow<'de, str>> = Vec::new();
+                let duplicate = || de::Error::custom("duplicate member name");
+                while let Some(Name(name)) = access.next_key::<Name<'de>>()? {
+                    let (bit, slot) = match &*name {
+                        "alg" => (1, Some(&mut header.alg)),
+                        "kid" => (2, Some(&mut header.kid)),
+                        "typ" => (4, Some(&mut header.typ)),
+                        "crit" => (8, None),
+                        _ => (0, None),
+                    };
+                    if bit == 0 {
+                        access.next_value::<Skip>()?;
+                        others.push(name);
+                        continue;
+                    }
+                    if read & bit != 0 {
+                        return Err(duplicate());
+                    }
+                    read |= bit;
+                    match slot {
+                        Some(slot) => *slot = Some(access.next_value()?),
+                        None => {
+                            access.next_value::<Skip>()?;
+                            header.crit = true;
+                        }
+                    }
+                }
+                others.sort_unstable();
+                if others.windows(2).any(|pair| pair[0] == pair[1]) {
+                    return Err(duplicate());
+                }
+                Ok(header)
+            }
+        }
+        deserializer.deserialize_map(HeaderVisitor)
+    }
 }
 
 /// Parses a JSON object, refusing duplicate member names (RFC 7515 §5.2 allows rejecting them;
 /// accepting "last one wins" lets two parsers disagree on what a token says).
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, serde_json::Error> {
-    Ok(serde_json::from_slice::<UniqueObject>(bytes)?.0)
+    if bytes.len() <= SMALL_OBJECT_BYTES {
+        Ok(serde_json::from_slice::<SmallUniqueObject>(bytes)?.0)
+    } else {
+        Ok(serde_json::from_slice::<UniqueObject>(bytes)?.0)
+    }
+}
+
+/// Up to this size an object has few members: inserting one by one into the map is cheapest.
+/// Above it, members are collected and the map is built in one bulk pass.
+const SMALL_OBJECT_BYTES: usize = 256;
+
+struct SmallUniqueObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for SmallUniqueObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = SmallUniqueObject;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut map = Map::new();
+                while let Some((name, value)) = access.next_entry::<String, Value>()? {
+                    if map.insert(name, value).is_some() {
+                        return Err(de::Error::custom("duplicate member name"));
+                    }
+                }
+                Ok(SmallUniqueObject(map))
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor)
+    }
 }
 
 struct UniqueObject(Map<String, Value>);
@@ -126,12 +354,16 @@ impl<'de> Deserialize<'de> for UniqueObject {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                let mut map = Map::new();
-                while let Some((name, value)) = access.next_entry::<String, Value>()? {
-                    if map.contains_key(&name) {
-                        return Err(de::Error::custom("duplicate member name"));
-                    }
-                    map.insert(name, value);
+                // Collected, then built in bulk (one sort, no search per member); equal names
+                // collapse while building, so a shorter map means a duplicate.
+                let mut members: Vec<(String, Value)> = Vec::with_capacity(16);
+                while let Some(member) = access.next_entry::<String, Value>()? {
+                    members.push(member);
+                }
+                let count = members.len();
+                let map: Map<String, Value> = members.into_iter().collect();
+                if map.len() != count {
+                    return Err(de::Error::custom("duplicate member name"));
                 }
                 Ok(UniqueObject(map))
             }
@@ -192,8 +424,62 @@ mod tests {
     }
 
     #[test]
+    fn header_nesting_limit_matches_a_full_json_parse() {
+        // The header parser skips members it does not read; it must still refuse exactly what
+        // building the whole header as JSON values would (serde_json's recursion limit).
+        for depth in 120..136 {
+            let header = format!(
+                r#"{{"alg":"HS256","x":{}{},"y":{}1{}}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth),
+                r#"{"a":"#.repeat(depth / 2),
+                "}".repeat(depth / 2)
+            );
+            assert_eq!(
+                parse_header(header.as_bytes()).is_ok(),
+                parse_object(header.as_bytes()).is_ok(),
+                "depth {depth}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_members_escaped_or_not_read_alike() {
+        let plain = parse_header(br#"{"alg":"RS256","kid":"k\u00e9","typ":"JWT","x5u":{"a":[1]}}"#)
+            .unwrap();
+        let escaped =
+            parse_header(br#"{"\u0061lg":"RS256","kid":"k\u00e9","t\u0079p":"JWT"}"#).unwrap();
+        assert_eq!(plain, escaped);
+        assert_eq!(plain.kid.as_deref(), Some("k\u{e9}"));
+        // Duplicates among members jwtkit does not read are refused too.
+        assert!(parse_header(br#"{"x":1,"alg":"HS256","y":2,"x":3}"#).is_err());
+        assert!(parse_header(br#"{"x":1,"alg":"HS256","y":2,"z":3}"#).is_ok());
+        // An escaped duplicate is still a duplicate.
+        assert!(parse_header(br#"{"alg":"HS256","\u0061lg":"HS256"}"#).is_err());
+        assert_eq!(
+            parse_header(br#"{"alg":"HS256","typ":["JWT"]}"#)
+                .unwrap_err()
+                .code(),
+            "malformed"
+        );
+        assert_eq!(
+            parse_header(br#"{"alg":"HS256","crit":7}"#)
+                .unwrap_err()
+                .code(),
+            "unsupported_crit"
+        );
+    }
+
+    #[test]
     fn duplicate_members_are_refused() {
         assert!(parse_object(br#"{"a":1,"a":2}"#).is_err());
+        // Both ways of building the map (small and large objects).
+        let many: Vec<String> = (0..40).map(|i| format!(r#""m{i}":{i}"#)).collect();
+        let large = format!("{{{}}}", many.join(","));
+        assert!(large.len() > SMALL_OBJECT_BYTES);
+        assert_eq!(parse_object(large.as_bytes()).unwrap().len(), 40);
+        let duplicated = format!(r#"{{{},"m7":0}}"#, many.join(","));
+        assert!(parse_object(duplicated.as_bytes()).is_err());
         assert!(parse_object(br#"{"a":1,"b":{"a":2}}"#).is_ok());
         assert!(parse_object(br#"[1]"#).is_err());
     }

@@ -8,7 +8,7 @@ use jwtkit_jwks::{JwksCache, JwksStats};
 use jwtkit_keys::VerifyingKey;
 
 use crate::token_cache::{CachedToken, TokenCache};
-use crate::{ClaimMap, Policy, Validated, VerifyError, error::clip, jws, now, verify_with_keys};
+use crate::{Policy, Validated, VerifyError, error::clip, jws, now, verify_with_keys};
 
 /// Where an issuer's keys come from.
 #[derive(Clone, Debug)]
@@ -90,7 +90,9 @@ impl Issuer {
 /// Routes tokens to their issuer's keys and policy, with an optional verified-token cache.
 pub struct Registry {
     issuers: Vec<Issuer>,
-    by_iss: HashMap<String, usize>,
+    /// `iss` value -> entry, sorted by `iss` (binary search: cheaper than hashing the string
+    /// for the handful of issuers a registry holds).
+    by_iss: Vec<(Box<str>, usize)>,
     without_iss: Option<usize>,
     max_token_bytes: usize,
     cache: Option<TokenCache>,
@@ -137,7 +139,14 @@ impl Registry {
         Ok(Self {
             without_iss: missing_iss_entry(&issuers)?,
             issuers,
-            by_iss,
+            by_iss: {
+                let mut sorted: Vec<(Box<str>, usize)> = by_iss
+                    .into_iter()
+                    .map(|(iss, index)| (iss.into_boxed_str(), index))
+                    .collect();
+                sorted.sort_unstable();
+                sorted
+            },
             max_token_bytes,
             cache: None,
         })
@@ -183,6 +192,14 @@ impl Registry {
             .collect()
     }
 
+    /// The entry accepting `iss`.
+    fn entry_for(&self, iss: &str) -> Option<usize> {
+        self.by_iss
+            .binary_search_by(|(known, _)| (**known).cmp(iss))
+            .ok()
+            .map(|at| self.by_iss[at].1)
+    }
+
     /// Validates a token at the current time.
     pub async fn validate(&self, token: &str) -> Result<Validated, VerifyError> {
         self.validate_at(token, now()).await
@@ -190,6 +207,16 @@ impl Registry {
 
     /// Validates a token at `now` (Unix seconds).
     pub async fn validate_at(&self, token: &str, now: i64) -> Result<Validated, VerifyError> {
+        // A cache hit needs nothing but the lookup: the same bytes route to the same entry, so
+        // only the entry's key version and the token's `exp` are checked again.
+        if let Some(cache) = &self.cache
+            && token.len() <= self.max_token_bytes
+            && let Some(hit) = cache.get(token)
+            && cache.still_valid(token, &hit, self.issuers[hit.issuer].key_version(), now)
+        {
+            return Ok(hit.validated.clone());
+        }
+
         let parsed = jws::parse(token, self.max_token_bytes)?;
         // The claims are parsed before the signature check only to route by `iss`; nothing
         // in them is trusted until the issuer's key has verified the signature.
@@ -197,9 +224,8 @@ impl Registry {
             VerifyError::Malformed("claims are not a JSON object with unique names")
         })?;
         let index = match claims.get("iss") {
-            Some(serde_json::Value::String(iss)) => *self
-                .by_iss
-                .get(iss.as_str())
+            Some(serde_json::Value::String(iss)) => self
+                .entry_for(iss)
                 .ok_or_else(|| VerifyError::UnknownIssuer(clip(iss)))?,
             Some(_) => {
                 return Err(VerifyError::InvalidClaim {
@@ -222,16 +248,6 @@ impl Registry {
             .policy
             .check_header(parsed.header.alg, parsed.header.typ.as_deref())?;
 
-        if let Some(cache) = &self.cache
-            && let Some(hit) = cache.get(index, token, issuer.key_version(), now)
-        {
-            return Ok(Validated {
-                header: hit.header,
-                claims: hit.claims,
-                issuer: Some(issuer.name.clone()),
-            });
-        }
-
         let key_version = match &issuer.keys {
             KeySource::Static(keys) => {
                 verify_with_keys(keys, &parsed)?;
@@ -249,23 +265,26 @@ impl Registry {
             }
         };
         issuer.policy.check_claims(&claims, now)?;
-        let claims: Arc<ClaimMap> = Arc::new(claims);
-        if let Some(cache) = &self.cache
-            && let Some(exp) = claims.get("exp").and_then(serde_json::Value::as_f64)
-        {
-            let entry = CachedToken {
-                header: parsed.header.clone(),
-                claims: claims.clone(),
-                exp,
-                key_version,
-            };
-            cache.insert(index, token, entry);
-        }
-        Ok(Validated {
+        let exp = claims.get("exp").and_then(serde_json::Value::as_f64);
+        let validated = Validated {
             header: parsed.header,
-            claims,
+            claims: Arc::new(claims),
             issuer: Some(issuer.name.clone()),
-        })
+        };
+        if let Some(cache) = &self.cache
+            && let Some(exp) = exp
+        {
+            cache.insert(
+                token,
+                CachedToken {
+                    issuer: index,
+                    validated: validated.clone(),
+                    exp,
+                    key_version,
+                },
+            );
+        }
+        Ok(validated)
     }
 }
 

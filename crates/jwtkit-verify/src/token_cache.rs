@@ -1,54 +1,33 @@
-//! The verified-token cache: a hit skips the signature check, so every entry is bound to what
-//! decided its verdict (the exact token bytes, the issuer entry, the key-set version) and ends
-//! at the token's `exp`.
+//! The verified-token cache: a hit skips parsing and the signature check, so every entry is
+//! bound to what decided its verdict (the exact token bytes, the issuer entry, the key-set
+//! version) and ends at the token's `exp`.
+//!
+//! Entries are keyed by the token bytes alone and looked up before anything is parsed. The
+//! issuer entry is stored in the value: a [`Registry`](crate::Registry) is immutable and routes
+//! by the token's own `iss`, so the same bytes always reach the same entry, with the same header
+//! policy, as when the verdict was cached.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use quick_cache::Equivalent;
 use quick_cache::sync::Cache;
 
-use crate::{ClaimMap, Header};
+use crate::Validated;
 
 /// A verdict worth remembering.
-#[derive(Clone)]
 pub(crate) struct CachedToken {
-    pub header: Header,
-    pub claims: Arc<ClaimMap>,
+    /// The registry entry that accepted the token.
+    pub issuer: usize,
+    /// What a hit returns (claims shared, not copied).
+    pub validated: Validated,
     /// The token's `exp`; the entry is never used at or after it.
     pub exp: f64,
     /// The key-set version that verified the token.
     pub key_version: u64,
 }
 
-#[derive(PartialEq, Eq, Hash)]
-struct OwnedKey {
-    issuer: usize,
-    token: Box<str>,
-}
-
-/// Looks up without allocating: hashes and compares like [`OwnedKey`].
-struct BorrowedKey<'a> {
-    issuer: usize,
-    token: &'a str,
-}
-
-impl Hash for BorrowedKey<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // Must match the derived Hash of OwnedKey: field by field, str hashed as str.
-        self.issuer.hash(state);
-        self.token.hash(state);
-    }
-}
-
-impl Equivalent<OwnedKey> for BorrowedKey<'_> {
-    fn equivalent(&self, key: &OwnedKey) -> bool {
-        self.issuer == key.issuer && *self.token == *key.token
-    }
-}
-
 pub(crate) struct TokenCache {
-    entries: Cache<OwnedKey, CachedToken>,
+    // Keyed by the full token: the hash picks the slot, equality compares every byte.
+    entries: Cache<Box<str>, Arc<CachedToken>>,
 }
 
 impl TokenCache {
@@ -58,31 +37,30 @@ impl TokenCache {
         }
     }
 
-    /// A remembered verdict, if still valid at `now` under the current key version.
-    pub fn get(
+    /// The remembered verdict for these exact token bytes, if any (not yet checked for expiry
+    /// or key version: see [`TokenCache::still_valid`]).
+    pub fn get(&self, token: &str) -> Option<Arc<CachedToken>> {
+        self.entries.get(token)
+    }
+
+    /// True when `hit` may still be used at `now` under the issuer's current key version;
+    /// otherwise the entry is dropped.
+    pub fn still_valid(
         &self,
-        issuer: usize,
         token: &str,
+        hit: &CachedToken,
         key_version: Option<u64>,
         now: i64,
-    ) -> Option<CachedToken> {
-        let key = BorrowedKey { issuer, token };
-        let hit = self.entries.get(&key)?;
+    ) -> bool {
         if key_version == Some(hit.key_version) && (now as f64) < hit.exp {
-            Some(hit)
+            true
         } else {
-            self.entries.remove(&key);
-            None
+            self.entries.remove(token);
+            false
         }
     }
 
-    pub fn insert(&self, issuer: usize, token: &str, entry: CachedToken) {
-        self.entries.insert(
-            OwnedKey {
-                issuer,
-                token: token.into(),
-            },
-            entry,
-        );
+    pub fn insert(&self, token: &str, entry: CachedToken) {
+        self.entries.insert(token.into(), Arc::new(entry));
     }
 }
