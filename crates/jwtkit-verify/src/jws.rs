@@ -308,39 +308,7 @@ impl<'de> Deserialize<'de> for RawHeader<'de> {
 /// Parses a JSON object, refusing duplicate member names (RFC 7515 §5.2 allows rejecting them;
 /// accepting "last one wins" lets two parsers disagree on what a token says).
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, serde_json::Error> {
-    if bytes.len() <= SMALL_OBJECT_BYTES {
-        Ok(serde_json::from_slice::<SmallUniqueObject>(bytes)?.0)
-    } else {
-        Ok(serde_json::from_slice::<UniqueObject>(bytes)?.0)
-    }
-}
-
-/// Up to this size an object has few members: inserting one by one into the map is cheapest.
-/// Above it, members are collected and the map is built in one bulk pass.
-const SMALL_OBJECT_BYTES: usize = 256;
-
-struct SmallUniqueObject(Map<String, Value>);
-
-impl<'de> Deserialize<'de> for SmallUniqueObject {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor;
-        impl<'de> Visitor<'de> for ObjectVisitor {
-            type Value = SmallUniqueObject;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                let mut map = Map::new();
-                while let Some((name, value)) = access.next_entry::<String, Value>()? {
-                    if map.insert(name, value).is_some() {
-                        return Err(de::Error::custom("duplicate member name"));
-                    }
-                }
-                Ok(SmallUniqueObject(map))
-            }
-        }
-        deserializer.deserialize_map(ObjectVisitor)
-    }
+    Ok(serde_json::from_slice::<UniqueObject>(bytes)?.0)
 }
 
 struct UniqueObject(Map<String, Value>);
@@ -354,16 +322,14 @@ impl<'de> Deserialize<'de> for UniqueObject {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                // Collected, then built in bulk (one sort, no search per member); equal names
-                // collapse while building, so a shorter map means a duplicate.
-                let mut members: Vec<(String, Value)> = Vec::with_capacity(16);
-                while let Some(member) = access.next_entry::<String, Value>()? {
-                    members.push(member);
-                }
-                let count = members.len();
-                let map: Map<String, Value> = members.into_iter().collect();
-                if map.len() != count {
-                    return Err(de::Error::custom("duplicate member name"));
+                // One search per member: `insert` reports the name it replaced. (Measured
+                // against collecting the members and building the map in bulk: faster for 5 and
+                // for 13 claims, and never worse than O(n log n).)
+                let mut map = Map::new();
+                while let Some((name, value)) = access.next_entry::<String, Value>()? {
+                    if map.insert(name, value).is_some() {
+                        return Err(de::Error::custom("duplicate member name"));
+                    }
                 }
                 Ok(UniqueObject(map))
             }
@@ -473,10 +439,8 @@ mod tests {
     #[test]
     fn duplicate_members_are_refused() {
         assert!(parse_object(br#"{"a":1,"a":2}"#).is_err());
-        // Both ways of building the map (small and large objects).
         let many: Vec<String> = (0..40).map(|i| format!(r#""m{i}":{i}"#)).collect();
         let large = format!("{{{}}}", many.join(","));
-        assert!(large.len() > SMALL_OBJECT_BYTES);
         assert_eq!(parse_object(large.as_bytes()).unwrap().len(), 40);
         let duplicated = format!(r#"{{{},"m7":0}}"#, many.join(","));
         assert!(parse_object(duplicated.as_bytes()).is_err());
