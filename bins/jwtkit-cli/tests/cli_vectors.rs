@@ -11,21 +11,7 @@ use std::path::{Path, PathBuf};
 use common::*;
 use serde_json::Value;
 
-fn vectors_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors");
-    assert!(
-        dir.join("rfc7515-rfc8037.json").is_file() && dir.join("rfc7520").is_dir(),
-        "shared test vectors not found at {}: clone the `shared` repository beside this one \
-         (expected <repo>/../shared/vectors/rfc7515-rfc8037.json and rfc7520/4_*.json)",
-        dir.display()
-    );
-    dir
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&read(path))
-        .unwrap_or_else(|err| panic!("{} is not JSON: {err}", path.display()))
-}
+use jwtkit_testsupport::{read_json, vectors_dir};
 
 /// One JWS with its key, from either vector file.
 struct Vector {

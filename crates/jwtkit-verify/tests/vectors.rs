@@ -3,29 +3,13 @@
 //! The vectors live outside the repository, in `<repo>/../shared/vectors`; a missing directory
 //! is a failure, not a skip, so CI cannot pass without them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use jwtkit_keys::{Algorithm, Jwk, SigningKey, VerifyingKey, b64};
 use jwtkit_verify::{Policy, Validator};
 use serde_json::Value;
 
-fn vectors_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors");
-    assert!(
-        dir.join("rfc7515-rfc8037.json").is_file() && dir.join("rfc7520").is_dir(),
-        "shared test vectors not found at {}: clone the `shared` repository beside this one \
-         (expected <repo>/../shared/vectors/rfc7515-rfc8037.json and rfc7520/4_*.json)",
-        dir.display()
-    );
-    dir
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|err| panic!("{} is not JSON: {err}", path.display()))
-}
+use jwtkit_testsupport::{read_json, vectors_dir};
 
 fn jwk_of(value: &Value) -> Jwk {
     serde_json::from_value(value.clone()).expect("vector key is a JWK")

@@ -176,3 +176,24 @@ impl Drop for Idp {
         self.kill();
     }
 }
+
+/// `<repo>/../shared/vectors`, the RFC 7520 / 7515 / 8037 JWS vectors; panics with instructions
+/// when the `shared` folder is not beside the repository (never skips).
+pub fn vectors_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors");
+    assert!(
+        dir.join("rfc7515-rfc8037.json").is_file() && dir.join("rfc7520").is_dir(),
+        "shared test vectors not found at {}: clone the `shared` repository beside this one \
+         (expected <repo>/../shared/vectors/rfc7515-rfc8037.json and rfc7520/4_*.json)",
+        dir.display()
+    );
+    dir
+}
+
+/// A JSON file, with a message naming it when it cannot be read or parsed.
+pub fn read_json(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("{} is not JSON: {err}", path.display()))
+}
