@@ -19,6 +19,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::Access;
 use crate::camunda::CamundaFacade;
+use crate::client::UpstreamClient;
 use crate::config::{Config, ConfigError, IssuerSection};
 use crate::error::{ApiError, ErrorCode};
 use crate::forward::{ProxyRoute, forward};
@@ -194,11 +195,8 @@ impl AppState {
             registry = registry.with_token_cache(config.token_cache_capacity);
         }
         let metrics = Arc::new(Metrics::new());
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| ConfigError::new("upstreams", e.to_string(), "report this as a bug"))?;
+        let client = UpstreamClient::new(Duration::from_secs(5))
+            .map_err(|e| ConfigError::new("upstreams", e, "check the system's CA certificates"))?;
         let mut upstreams = HashMap::new();
         for (index, section) in config.upstreams.iter().enumerate() {
             let upstream = Upstream::from_config(index, section, client.clone(), metrics.clone())?;
@@ -359,6 +357,12 @@ fn route_label(state: &AppState, path: &str) -> String {
 }
 
 async fn proxy(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    // Routes are chosen by prefix: `/app/../admin` must not reach `/admin` under `/app`'s rules
+    // once the upstream resolves the dots.
+    if has_dot_segment(request.uri().path()) {
+        return ApiError::bad_request("paths with `.` or `..` segments are not forwarded")
+            .into_response();
+    }
     let Some(route) = state
         .routes
         .iter()
@@ -380,15 +384,28 @@ async fn proxy(State(state): State<Arc<AppState>>, request: Request) -> Response
         .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// True when a segment of `path` is `.` or `..`, also when percent-encoded or delimited by an
+/// encoded slash or a backslash (upstreams differ in what they decode before resolving dots).
+fn has_dot_segment(path: &str) -> bool {
+    if !path.contains(['.', '%']) {
+        return false;
+    }
+    let decoded = path
+        .to_ascii_lowercase()
+        .replace("%2e", ".")
+        .replace(['\\'], "/")
+        .replace("%2f", "/")
+        .replace("%5c", "/");
+    decoded
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+}
+
 /// Liveness, plus whether each upstream answers at all (as seed 001's /health did).
 async fn health(State(state): State<Arc<AppState>>) -> Response {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .unwrap_or_default();
     let mut upstreams = serde_json::Map::new();
     for (name, upstream) in &state.upstreams {
-        let reachable = client.get(upstream.base_url()).send().await.is_ok();
+        let reachable = upstream.is_reachable(Duration::from_secs(2)).await;
         upstreams.insert(name.clone(), serde_json::json!({ "reachable": reachable }));
     }
     let body = serde_json::json!({"status": "healthy", "timestamp": crate::error::timestamp(), "upstreams": upstreams});
@@ -435,4 +452,34 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         text,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_dot_segment;
+
+    #[test]
+    fn dot_segments_are_found_in_every_spelling() {
+        for path in [
+            "/app/../admin",
+            "/app/./x",
+            "/app/..",
+            "/app/%2e%2e/admin",
+            "/app/.%2E/admin",
+            "/app/..%2fadmin",
+            "/app/..%5Cadmin",
+            "/app\\..\\admin",
+        ] {
+            assert!(has_dot_segment(path), "{path}");
+        }
+        for path in [
+            "/app/x",
+            "/app/.well-known/a",
+            "/app/v1.2/x",
+            "/app/...",
+            "/a%20b",
+        ] {
+            assert!(!has_dot_segment(path), "{path}");
+        }
+    }
 }

@@ -1035,7 +1035,7 @@ mod tests {
                 StatusCode::BAD_REQUEST
             );
         }
-        // What reqwest sends: the URL parser keeps every encoded segment as one segment.
+        // What the upstream's URL parser sees: every encoded segment stays one segment.
         for key in ["a/b", "../x", "..%2F..", "a\\..\\b", "%2e%2e", "x?y#z"] {
             let url = url::Url::parse(&format!(
                 "http://engine:8080/engine-rest/process-definition/key/{}/start",

@@ -9,7 +9,8 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::Response;
-use futures_util::TryStreamExt;
+use http_body_util::BodyExt;
+use tower_http::timeout::TimeoutBody;
 
 use crate::app::AppState;
 use crate::auth::{Access, Caller, TokenSource};
@@ -194,21 +195,15 @@ pub async fn forward(
     // limit (no Content-Length to refuse it up front) is the caller's 413, not a 502.
     let too_large = Arc::new(AtomicBool::new(false));
     let flag = too_large.clone();
-    let stream = body.into_data_stream().map_err(move |err| {
+    let body = body.map_err(move |err| {
         if is_length_limit(&err) {
             flag.store(true, Ordering::Relaxed);
         }
-        std::io::Error::other(err)
+        err
     });
     let sent = route
         .upstream
-        .send(
-            caller,
-            parts.method,
-            &path,
-            headers,
-            reqwest::Body::wrap_stream(stream),
-        )
+        .send(caller, parts.method, &path, headers, Body::new(body))
         .await;
     let response = match sent {
         Err(_) if too_large.load(Ordering::Relaxed) => {
@@ -217,22 +212,14 @@ pub async fn forward(
         other => other?,
     };
 
-    let mut builder = Response::builder().status(response.status());
-    if let Some(out) = builder.headers_mut() {
-        for (name, value) in response.headers() {
-            out.append(name.clone(), value.clone());
-        }
-        remove_hop_by_hop(out);
-    }
-    builder
-        .body(Body::from_stream(response.bytes_stream()))
-        .map_err(|_| {
-            ApiError::new(
-                axum::http::StatusCode::BAD_GATEWAY,
-                "upstream_error",
-                "unusable upstream response",
-            )
-        })
+    let (parts, body) = response.into_parts();
+    let mut headers = parts.headers;
+    remove_hop_by_hop(&mut headers);
+    // A stalled upstream body ends the response after the upstream's timeout of silence.
+    let mut response = Response::new(Body::new(TimeoutBody::new(route.upstream.timeout(), body)));
+    *response.status_mut() = parts.status;
+    *response.headers_mut() = headers;
+    Ok(response)
 }
 
 /// True when `err` (or what caused it) is the request body size limit.

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use jwtkit_keys::{Algorithm, SigningKey};
 use jwtkit_mint::{
     Audience, CamundaProfile, Expiry, GenericProfile, MintedTokenCache, Minter, camunda_secret,
@@ -12,6 +15,7 @@ use jwtkit_secret::{Fingerprint, Secret, SecretEncoding, SecretSource};
 use serde_json::Value;
 
 use crate::auth::Caller;
+use crate::client::{BaseUrl, SendError, UpstreamClient};
 use crate::config::{ConfigError, MintSection, SecretRef, UpstreamAuth, UpstreamSection};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -23,11 +27,11 @@ const MINT_MARGIN: Duration = Duration::from_secs(30);
 pub struct Upstream {
     /// Its name in the configuration.
     pub name: String,
-    base: String,
+    base: BaseUrl,
     timeout: Duration,
     credentials: Credentials,
     identity_headers: Vec<(HeaderName, String)>,
-    client: reqwest::Client,
+    client: UpstreamClient,
     metrics: Arc<Metrics>,
 }
 
@@ -255,21 +259,22 @@ pub fn render(template: &str, caller: &Caller) -> Option<String> {
     Some(out)
 }
 
-/// What went wrong talking to an upstream, as the caller sees it.
-fn transport_error(upstream: &str, err: &reqwest::Error) -> ApiError {
-    if err.is_timeout() {
-        ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "upstream_timeout",
-            format!("upstream {upstream} did not answer in time"),
-        )
-    } else {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_unreachable",
-            format!("upstream {upstream} cannot be reached"),
-        )
-    }
+/// 504 for an upstream that did not answer in time.
+fn timeout_error(upstream: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "upstream_timeout",
+        format!("upstream {upstream} did not answer in time"),
+    )
+}
+
+/// 502 for an upstream that cannot be reached or broke the connection.
+fn unreachable_error(upstream: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "upstream_unreachable",
+        format!("upstream {upstream} cannot be reached"),
+    )
 }
 
 impl Upstream {
@@ -277,10 +282,17 @@ impl Upstream {
     pub fn from_config(
         index: usize,
         section: &UpstreamSection,
-        client: reqwest::Client,
+        client: UpstreamClient,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ConfigError> {
         let key = format!("upstreams[{index}]");
+        let base = BaseUrl::parse(&section.url).map_err(|e| {
+            ConfigError::new(
+                format!("{key}.url"),
+                e,
+                "use a URL such as http://engine:8080/engine-rest",
+            )
+        })?;
         let credentials = match &section.auth {
             UpstreamAuth::None => Credentials::None,
             UpstreamAuth::Passthrough => Credentials::Passthrough,
@@ -339,7 +351,7 @@ impl Upstream {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             name: section.name.clone(),
-            base: section.url.trim_end_matches('/').to_owned(),
+            base,
             timeout: Duration::from_secs(section.timeout_seconds.max(1)),
             credentials,
             identity_headers,
@@ -367,9 +379,25 @@ impl Upstream {
         }
     }
 
+    /// How long the upstream may stay silent: before its answer starts, and between parts of it.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The base URL.
     pub fn base_url(&self) -> &str {
-        &self.base
+        self.base.as_str()
+    }
+
+    /// True when the upstream answers a GET of its base URL with any status within `timeout`.
+    pub async fn is_reachable(&self, timeout: Duration) -> bool {
+        let Ok(uri) = self.base.join("") else {
+            return false;
+        };
+        let Ok(request) = Request::get(uri).body(Body::empty()) else {
+            return false;
+        };
+        self.client.send(request, timeout).await.is_ok()
     }
 
     /// Sets the upstream Authorization and identity headers for `caller`.
@@ -404,28 +432,33 @@ impl Upstream {
     }
 
     /// Sends a request; maps transport failures, upstream 5xx and a rejection of the proxy's
-    /// own credentials to the caller-facing errors (502, 504).
+    /// own credentials to the caller-facing errors (502, 504). A request body that fails while
+    /// being sent (client gone, size limit) fails the whole request.
     pub async fn send(
         &self,
         caller: &Caller,
         method: Method,
         path_and_query: &str,
         mut headers: HeaderMap,
-        body: reqwest::Body,
-    ) -> Result<reqwest::Response, ApiError> {
+        body: Body,
+    ) -> Result<axum::http::Response<Incoming>, ApiError> {
         self.add_credentials(&mut headers, caller)?;
-        let url = format!("{}{}", self.base, path_and_query);
+        let uri = self
+            .base
+            .join(path_and_query)
+            .map_err(|_| ApiError::bad_request("the request path cannot be forwarded"))?;
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
         let started = Instant::now();
-        let result = self
-            .client
-            .request(method, url)
-            .headers(headers)
-            .timeout(self.timeout)
-            .body(body)
-            .send()
-            .await;
+        let result = self.client.send(request, self.timeout).await;
         self.metrics.observe_upstream(&self.name, started.elapsed());
-        let response = result.map_err(|err| transport_error(&self.name, &err))?;
+        let response = match result {
+            Ok(response) => response,
+            Err(SendError::Timeout) => return Err(timeout_error(&self.name)),
+            Err(SendError::Transport(_)) => return Err(unreachable_error(&self.name)),
+        };
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED
             && let Some(fingerprint) = self.credential_fingerprint()
@@ -478,18 +511,19 @@ impl Upstream {
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),
                 );
-                reqwest::Body::from(value.to_string())
+                Body::from(value.to_string())
             }
-            None => reqwest::Body::from(Vec::new()),
+            None => Body::empty(),
         };
         let response = self
             .send(caller, method, &path_and_query, headers, body)
             .await?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|err| transport_error(&self.name, &err))?;
+        let bytes = match tokio::time::timeout(self.timeout, response.into_body().collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(_)) => return Err(unreachable_error(&self.name)),
+            Err(_) => return Err(timeout_error(&self.name)),
+        };
         let value: Value = if bytes.is_empty() {
             Value::Null
         } else {

@@ -1,0 +1,163 @@
+//! The HTTP client toward upstreams: hyper with a connection pool, over plain TCP or rustls.
+//!
+//! The upstream's base URL is parsed once at start; a request only joins a path to it. No
+//! redirects are followed and no header is added beyond `Host`.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::uri::{Authority, PathAndQuery, Scheme};
+use axum::http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// A pooled client shared by all upstreams.
+#[derive(Clone)]
+pub struct UpstreamClient {
+    inner: Client<HttpsConnector<HttpConnector>, Body>,
+}
+
+/// What went wrong before an upstream answered.
+#[derive(Debug)]
+pub enum SendError {
+    /// No answer within the upstream's timeout.
+    Timeout,
+    /// Connecting, writing the request or reading the answer's head failed.
+    Transport(hyper_util::client::legacy::Error),
+}
+
+impl UpstreamClient {
+    /// Builds the client; fails only when the platform's TLS roots cannot be read.
+    pub fn new(connect_timeout: Duration) -> Result<Self, String> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(connect_timeout));
+        let connector = HttpsConnectorBuilder::new()
+            .try_with_platform_verifier()
+            .map_err(|e| format!("TLS set-up failed: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let inner = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Ok(Self { inner })
+    }
+
+    /// Sends `request` and waits at most `timeout` for the answer's head.
+    pub async fn send(
+        &self,
+        request: Request<Body>,
+        timeout: Duration,
+    ) -> Result<Response<Incoming>, SendError> {
+        match tokio::time::timeout(timeout, self.inner.request(request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(err)) => Err(SendError::Transport(err)),
+            Err(_) => Err(SendError::Timeout),
+        }
+    }
+}
+
+/// An upstream's base URL, split once so that each request only appends its path.
+#[derive(Clone, Debug)]
+pub struct BaseUrl {
+    scheme: Scheme,
+    authority: Authority,
+    /// The base path without a trailing slash (`""` for the root).
+    path: String,
+    text: String,
+}
+
+impl BaseUrl {
+    /// Parses an `http://` or `https://` URL without query or fragment.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim_end_matches('/');
+        let uri: Uri = trimmed
+            .parse()
+            .map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+        let scheme = uri
+            .scheme()
+            .filter(|s| **s == Scheme::HTTP || **s == Scheme::HTTPS)
+            .cloned()
+            .ok_or_else(|| format!("{text:?} must start with http:// or https://"))?;
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| format!("{text:?} has no host"))?;
+        if uri.query().is_some() || trimmed.contains('#') {
+            return Err(format!("{text:?} must not have a query or fragment"));
+        }
+        Ok(Self {
+            scheme,
+            authority,
+            path: uri.path().trim_end_matches('/').to_owned(),
+            text: trimmed.to_owned(),
+        })
+    }
+
+    /// The URL as configured, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The base joined with `path_and_query` (which starts with `/` or is empty).
+    pub fn join(&self, path_and_query: &str) -> Result<Uri, axum::http::Error> {
+        let mut full = String::with_capacity(self.path.len() + path_and_query.len() + 1);
+        full.push_str(&self.path);
+        full.push_str(path_and_query);
+        if !full.starts_with('/') {
+            full.insert(0, '/');
+        }
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(PathAndQuery::try_from(full)?)
+            .build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_joins_paths_without_doubling_slashes() {
+        let base = BaseUrl::parse("http://engine:8080/engine-rest/").unwrap();
+        assert_eq!(base.as_str(), "http://engine:8080/engine-rest");
+        assert_eq!(
+            base.join("/task?x=1").unwrap().to_string(),
+            "http://engine:8080/engine-rest/task?x=1"
+        );
+        assert_eq!(
+            base.join("").unwrap().to_string(),
+            "http://engine:8080/engine-rest"
+        );
+        let root = BaseUrl::parse("https://api.example.com").unwrap();
+        assert_eq!(
+            root.join("").unwrap().to_string(),
+            "https://api.example.com/"
+        );
+        assert_eq!(
+            root.join("/a").unwrap().to_string(),
+            "https://api.example.com/a"
+        );
+    }
+
+    #[test]
+    fn base_url_refuses_what_it_cannot_forward_to() {
+        for bad in [
+            "engine:8080",
+            "ftp://x/",
+            "http://x/?q=1",
+            "http://x/#f",
+            "/relative",
+            "",
+        ] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
