@@ -1,8 +1,11 @@
 //! Test support shared by the workspace's integration tests.
 //!
+//! [`attacks`] builds the attack-token corpus run against the library, the CLI and the proxy.
 //! [`Idp`] runs `testing/idp/idp.mjs` (the npm package `oidc-provider`) on 127.0.0.1 as a child
 //! process. It stops when the [`Idp`] is dropped, when the test process dies (its stdin pipe
 //! closes), or after its maximum lifetime.
+
+pub mod attacks;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
