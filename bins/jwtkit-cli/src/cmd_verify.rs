@@ -105,7 +105,16 @@ fn fetch_keys(config: JwksConfig) -> Result<Vec<VerifyingKey>, CliError> {
 }
 
 pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
-    let token = input::read_token(args.token.as_deref())?;
+    let token = match input::read_token(args.token.as_deref()) {
+        Ok(token) => token,
+        // A token refused while reading (over the stdin cap) is an invalid token like any
+        // other: --json promises its verdict on stdout too.
+        Err(CliError::Invalid { code, reason }) if args.json => {
+            print_json(&serde_json::json!({"valid": false, "code": code, "reason": reason}));
+            return Err(CliError::Invalid { code, reason });
+        }
+        Err(err) => return Err(err),
+    };
     let issuers = match (&args.issuer, args.iss.is_empty()) {
         (Some(issuer), true) => vec![issuer.clone()],
         _ => args.iss.clone(),

@@ -97,16 +97,21 @@ pub fn read_token(arg: Option<&str>) -> Result<String, CliError> {
                     "pass a token as an argument or pipe one on stdin",
                 ));
             }
-            let mut text = String::new();
+            let mut bytes = Vec::new();
             stdin
                 .lock()
                 .take(MAX_STDIN_TOKEN + 1)
-                .read_to_string(&mut text)
-                .map_err(|_| CliError::failure("stdin is not UTF-8 text"))?;
-            if text.len() as u64 > MAX_STDIN_TOKEN {
-                return Err(CliError::failure("the token on stdin is over 1 MiB"));
+                .read_to_end(&mut bytes)
+                .map_err(|err| CliError::failure(format!("cannot read stdin: {}", err.kind())))?;
+            // The size first: a cut through a multi-byte character must not turn an oversized
+            // token into a UTF-8 error. Reported like the library's own size cap, with its code.
+            if bytes.len() as u64 > MAX_STDIN_TOKEN {
+                return Err(CliError::Invalid {
+                    code: "token_too_large",
+                    reason: format!("the token on stdin is over {MAX_STDIN_TOKEN} bytes (1 MiB)"),
+                });
             }
-            text
+            String::from_utf8(bytes).map_err(|_| CliError::failure("stdin is not UTF-8 text"))?
         }
     };
     let token = raw.trim();
