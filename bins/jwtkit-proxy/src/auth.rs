@@ -31,7 +31,7 @@ pub struct Access {
 }
 
 /// An authenticated caller.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Caller {
     /// The validated token.
     pub token: Validated,
@@ -39,6 +39,18 @@ pub struct Caller {
     pub raw: Arc<str>,
     /// Where it came from (a cookie or query token is removed before forwarding).
     pub source: TokenSource,
+}
+
+// Not derived: a derived Debug would print the whole bearer token (`raw`), which is a usable
+// credential, wherever a caller is logged with `?caller` or shown in a panic message.
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("token", &self.token)
+            .field("raw", &format_args!("<redacted, {} bytes>", self.raw.len()))
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 impl Caller {

@@ -149,7 +149,7 @@ impl Default for Limits {
 
 /// Where a secret lives: an environment variable or a file, never the config itself.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct SecretRef {
     /// Environment variable name.
     pub env: Option<String>,
@@ -157,6 +157,43 @@ pub struct SecretRef {
     pub file: Option<PathBuf>,
     /// `raw` (default), `base64`, `base64url` or `hex`.
     pub encoding: Option<String>,
+}
+
+// A secret written in the file itself (`secret = "..."`) must be refused without being echoed:
+// serde's own message would be `invalid type: string "<the secret>", expected ...`, and that
+// message is what the proxy prints when it refuses to start.
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        const REFUSED: &str = "a secret is never written in the configuration file (its value \
+                               is not shown here); name where it is: { env = \"NAME\" } or \
+                               { file = \"PATH\" }";
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SecretRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table { env = \"NAME\" } or { file = \"PATH\" }")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<SecretRef, A::Error> {
+                SecretRef::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<SecretRef, E> {
+                Err(E::custom(REFUSED))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<SecretRef, E> {
+                Err(E::custom(REFUSED))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<SecretRef, E> {
+                Err(E::custom(REFUSED))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<SecretRef, E> {
+                Err(E::custom(REFUSED))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// One trusted issuer.
