@@ -60,6 +60,17 @@ fn init_logging(config: &Config) {
     };
 }
 
+/// The proxy's router built from TOML configuration text, for in-process harnesses (the fuzz
+/// targets under `fuzz/` and their regression tests): nothing listens, no logging is set up, no
+/// JWKS is fetched up front and no environment override is applied. Secrets and key files named
+/// by the text are read now, as at start. Call it inside a Tokio runtime: the upstream HTTP
+/// client needs one to send requests.
+pub fn router_from_toml(text: &str) -> Result<axum::Router, String> {
+    let config = Config::from_toml(text).map_err(|e| e.to_string())?;
+    let state = Arc::new(app::AppState::build(&config, Vec::new()).map_err(|e| e.to_string())?);
+    Ok(app::router(state, &config))
+}
+
 /// Loads the configuration, builds the app and serves until SIGTERM or SIGINT.
 pub async fn run(cli: Cli) -> Result<(), String> {
     let (mut config, extra_issuers, dev) = if cli.dev {
