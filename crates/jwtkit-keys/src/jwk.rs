@@ -196,6 +196,13 @@ pub fn parse_key_set(json: &[u8]) -> Result<ParsedKeySet, KeyError> {
     struct RawSet {
         keys: Vec<serde_json::Value>,
     }
+    // A derived struct also reads a JSON array of its fields, so `[[{...}]]` would pass as a
+    // set (found by the `jwk` fuzz target): only a JSON object is a JWK Set.
+    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(KeyError::Jwk(
+            "not a JWK Set ({\"keys\": [...]}): the document is not a JSON object".into(),
+        ));
+    }
     let raw: RawSet = serde_json::from_slice(json)
         .map_err(|err| KeyError::Jwk(format!("not a JWK Set ({{\"keys\": [...]}}): {err}")))?;
     let mut parsed = ParsedKeySet::default();
@@ -272,5 +279,8 @@ mod tests {
             parsed.skipped[1]
         );
         assert!(parse_key_set(b"[1,2]").is_err());
+        // An array holding one array reads as the derived struct's fields: still not a set.
+        assert!(parse_key_set(br#" [[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]]"#).is_err());
+        assert!(parse_key_set(b" \n{\"keys\":[]}").is_ok());
     }
 }
