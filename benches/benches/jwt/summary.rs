@@ -65,6 +65,12 @@ const RATIOS: &[Ratio] = &[
         Some(0.5),
     ),
     ratio(
+        "HS256 verify, 13-claim access token, claims map read: Validator / jsonwebtoken",
+        "verify_hs256/jwtkit_validator_map",
+        "verify_hs256/jsonwebtoken",
+        None,
+    ),
+    ratio(
         "HS256 verify, 13-claim access token: Validator / jsonwebtoken",
         "verify_hs256/jwtkit_validator",
         "verify_hs256/jsonwebtoken",

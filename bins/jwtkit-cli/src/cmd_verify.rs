@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Args;
 use jwtkit_keys::{Algorithm, VerifyingKey};
@@ -144,7 +143,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
         validator.validate(&token).map(|v| {
             (
                 serde_json::to_value(&v.header).unwrap_or_default(),
-                Value::Object(Arc::unwrap_or_clone(v.claims)),
+                Value::Object(v.claims.map().clone()),
             )
         })
     };

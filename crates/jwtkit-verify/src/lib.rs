@@ -33,6 +33,7 @@
 
 #[cfg(feature = "axum")]
 pub mod axum_auth;
+mod claims;
 mod error;
 pub mod jws;
 mod policy;
@@ -46,6 +47,7 @@ use jwtkit_keys::{SignatureError, VerifyingKey};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+pub use claims::Claims;
 pub use error::VerifyError;
 pub use jws::Header;
 pub use jwtkit_jwks::{JwksCache, JwksConfig, JwksError, JwksStats, Source as JwksSource};
@@ -57,10 +59,11 @@ pub type ClaimMap = Map<String, Value>;
 
 /// A token that passed validation.
 #[derive(Clone, Debug)]
-pub struct Validated<T = Arc<ClaimMap>> {
+pub struct Validated<T = Arc<Claims>> {
     /// The decoded protected header.
     pub header: Header,
-    /// The claims: the raw map by default, or the caller's type from `validate_as`.
+    /// The claims: [`Claims`] (a JSON map on demand) by default, or the caller's type from
+    /// `validate_as`.
     pub claims: T,
     /// The registry entry that accepted the token (`None` for a single-source [`Validator`]).
     pub issuer: Option<Arc<str>>,
@@ -69,10 +72,13 @@ pub struct Validated<T = Arc<ClaimMap>> {
 impl Validated {
     /// The claims as the caller's type; `invalid_claim` when they do not fit it.
     pub fn deserialize<T: DeserializeOwned>(self) -> Result<Validated<T>, VerifyError> {
-        let claims = T::deserialize(&*self.claims).map_err(|_| VerifyError::InvalidClaim {
-            claim: "*".into(),
-            reason: "the claims do not have the shape the application expects",
-        })?;
+        let claims = self
+            .claims
+            .deserialize()
+            .map_err(|_| VerifyError::InvalidClaim {
+                claim: "*".into(),
+                reason: "the claims do not have the shape the application expects",
+            })?;
         Ok(Validated {
             header: self.header,
             claims,
@@ -184,6 +190,14 @@ impl Validator {
         })
     }
 
+    /// Reads the registered claims of a verified payload in one pass and applies the policy.
+    fn check_payload(&self, payload: &[u8], now: i64) -> Result<(), VerifyError> {
+        let (registered, names) = policy::Registered::from_json(payload).map_err(|_| {
+            VerifyError::Malformed("claims are not a JSON object with unique names")
+        })?;
+        self.policy.check_scanned(&registered, &names, now)
+    }
+
     /// Validates at the current time; claims as a JSON map.
     pub fn validate(&self, token: &str) -> Result<Validated, VerifyError> {
         self.validate_at(token, now())
@@ -195,13 +209,10 @@ impl Validator {
         self.policy
             .check_header(parsed.header.alg, parsed.header.typ.as_deref())?;
         verify_with_keys(&self.keys, &parsed)?;
-        let claims = jws::parse_object(&parsed.payload).map_err(|_| {
-            VerifyError::Malformed("claims are not a JSON object with unique names")
-        })?;
-        self.policy.check_claims(&claims, now)?;
+        self.check_payload(&parsed.payload, now)?;
         Ok(Validated {
             header: parsed.header,
-            claims: Arc::new(claims),
+            claims: Arc::new(Claims::from_validated_payload(parsed.payload)),
             issuer: None,
         })
     }
@@ -228,10 +239,7 @@ impl Validator {
         self.policy
             .check_header(parsed.header.alg, parsed.header.typ.as_deref())?;
         verify_with_keys(&self.keys, &parsed)?;
-        let (registered, names) = policy::Registered::from_json(&parsed.payload).map_err(|_| {
-            VerifyError::Malformed("claims are not a JSON object with unique names")
-        })?;
-        self.policy.check_scanned(&registered, &names, now)?;
+        self.check_payload(&parsed.payload, now)?;
         let claims = serde_json::from_slice::<T>(&parsed.payload).map_err(|_| {
             VerifyError::InvalidClaim {
                 claim: "*".into(),

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use jwtkit_jwks::{JwksCache, JwksStats};
 use jwtkit_keys::VerifyingKey;
 
+use crate::policy::{ClaimValue, Registered};
 use crate::token_cache::{CachedToken, TokenCache};
-use crate::{Policy, Validated, VerifyError, error::clip, jws, now, verify_with_keys};
+use crate::{Claims, Policy, Validated, VerifyError, error::clip, jws, now, verify_with_keys};
 
 /// Where an issuer's keys come from.
 #[derive(Clone, Debug)]
@@ -218,13 +219,13 @@ impl Registry {
         }
 
         let parsed = jws::parse(token, self.max_token_bytes)?;
-        // The claims are parsed before the signature check only to route by `iss`; nothing
+        // The claims are read before the signature check only to route by `iss`; nothing
         // in them is trusted until the issuer's key has verified the signature.
-        let claims = jws::parse_object(&parsed.payload).map_err(|_| {
+        let (registered, names) = Registered::from_json(&parsed.payload).map_err(|_| {
             VerifyError::Malformed("claims are not a JSON object with unique names")
         })?;
-        let index = match claims.get("iss") {
-            Some(serde_json::Value::String(iss)) => self
+        let index = match &registered.iss {
+            Some(ClaimValue::String(iss)) => self
                 .entry_for(iss)
                 .ok_or_else(|| VerifyError::UnknownIssuer(clip(iss)))?,
             Some(_) => {
@@ -264,11 +265,14 @@ impl Registry {
                 snapshot.version
             }
         };
-        issuer.policy.check_claims(&claims, now)?;
-        let exp = claims.get("exp").and_then(serde_json::Value::as_f64);
+        issuer.policy.check_scanned(&registered, &names, now)?;
+        let exp = match registered.exp {
+            Some(ClaimValue::Number(exp)) => Some(exp),
+            _ => None,
+        };
         let validated = Validated {
             header: parsed.header,
-            claims: Arc::new(claims),
+            claims: Arc::new(Claims::from_validated_payload(parsed.payload)),
             issuer: Some(issuer.name.clone()),
         };
         if let Some(cache) = &self.cache

@@ -499,7 +499,7 @@ fn same_tokens_same_verdicts() {
             );
             if let (Ok(ours), Ok(typed), Ok(reference)) = (&ours, &typed, &reference) {
                 assert_eq!(
-                    Value::Object((*ours.claims).clone()),
+                    Value::Object(ours.claims.map().clone()),
                     reference.claims,
                     "{context}"
                 );
