@@ -1,7 +1,7 @@
 //! Every error status the proxy answers itself, end to end, in the JSON format of the FastAPI
 //! proxy (`{"error", "detail", "timestamp"}`): 404 no route, 502 upstream down or failing, 504
 //! upstream too slow, 503 issuer keys unavailable (and `/ready`), 413 body too large, 431
-//! headers too large.
+//! headers too large, 400 for paths with dot segments.
 
 mod common;
 
@@ -216,4 +216,43 @@ async fn headers_over_max_header_bytes_are_431() {
     .await;
     reply.assert_error(431, "headers_too_large");
     assert_ne!(engine.last_request().await.path(), "/__test/echo/big");
+}
+
+/// Sends `GET {path}` exactly as written (an HTTP client library would resolve the dots first)
+/// and returns the status line.
+async fn raw_get_status(proxy: &Proxy, path: &str, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = proxy.url("").trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    let text = String::from_utf8_lossy(&answer);
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn paths_with_dot_segments_are_400_and_never_reach_the_upstream() {
+    let (engine, proxy) = open_stack("").await;
+    let token = hs_token("alice", json!({}));
+    let control = raw_get_status(&proxy, "/t/__test/echo", &token).await;
+    assert!(control.contains(" 200 "), "{control}");
+    let forwarded = engine.last_request().await;
+    for path in [
+        "/t/../t/__test/echo",
+        "/t/__test/./echo",
+        "/t/%2e%2e/t/__test/echo",
+        "/t/.%2E/t/__test/echo",
+        "/t/..%2ft/__test/echo",
+        "/t/..\\t/__test/echo",
+    ] {
+        let status = raw_get_status(&proxy, path, &token).await;
+        assert!(status.contains(" 400 "), "{path}: {status}");
+    }
+    assert_eq!(engine.last_request().await.0, forwarded.0);
 }
