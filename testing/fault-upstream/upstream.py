@@ -13,8 +13,10 @@ the path (any prefix before the mode name is ignored, so /f/hang and /hang are t
                           200 with Content-Length: 1000000 (or chunked), 4096 bytes of body,
                           then a TCP reset (SO_LINGER 0)
   /slow?ms=N              200 {"slept_ms": N} after N ms
-  /__fault/records        GET: every request seen so far (see "Records" below)
-  /__fault/stats          GET: {"connections", "requests"}
+  /__fault/records        GET: the requests seen so far, the last --max-records of them
+                          (see "Records" below)
+  /__fault/stats          GET: {"connections", "requests", "paths": {path: {"complete": N,
+                          "incomplete": N}}}: every request since the start, by outcome
 
 Records: one per request other than /__fault/*, created when its headers are read and updated
 when its body ends: {"id", "method", "path", "query", "headers": [[name, value]...],
@@ -31,6 +33,7 @@ when its parent process dies, on SIGTERM/SIGINT, and after --max-lifetime second
 """
 
 import argparse
+import collections
 import hashlib
 import json
 import os
@@ -82,17 +85,18 @@ class Conn:
 
 
 class State:
-    def __init__(self):
+    def __init__(self, max_records=10000):
         self.lock = threading.Lock()
-        self.records = []
+        self.records = collections.deque(maxlen=max_records)
         self.connections = 0
         self.requests = 0
+        self.outcomes = collections.defaultdict(lambda: {"complete": 0, "incomplete": 0})
 
     def new_record(self, method, path, query, headers, framing, declared):
         with self.lock:
             self.requests += 1
             record = {
-                "id": len(self.records) + 1,
+                "id": self.requests,
                 "method": method,
                 "path": path,
                 "query": query,
@@ -110,7 +114,15 @@ class State:
 
     def snapshot(self):
         with self.lock:
-            return json.loads(json.dumps(self.records))
+            return json.loads(json.dumps(list(self.records)))
+
+    def stats(self):
+        with self.lock:
+            return {
+                "connections": self.connections,
+                "requests": self.requests,
+                "paths": json.loads(json.dumps(self.outcomes)),
+            }
 
 
 STATE = State()
@@ -170,6 +182,9 @@ def read_body(conn, framing, declared, record):
         with STATE.lock:
             record["sha256"] = digest.hexdigest()
             record["state"] = "done"
+            if "path" in record:
+                outcome = "complete" if record["complete"] else "incomplete"
+                STATE.outcomes[record["path"]][outcome] += 1
 
 
 def mode_of(path):
@@ -217,9 +232,7 @@ def serve_connection(sock):
             if path == "/__fault/records":
                 send_json(sock, 200, STATE.snapshot())
             elif path == "/__fault/stats":
-                with STATE.lock:
-                    stats = {"connections": STATE.connections, "requests": STATE.requests}
-                send_json(sock, 200, stats)
+                send_json(sock, 200, STATE.stats())
             else:
                 send_json(sock, 404, {"error": "unknown"}, "Not Found")
             continue
@@ -290,8 +303,11 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--refuse", action="store_true", help="hold a port that refuses connections")
     parser.add_argument("--max-lifetime", type=float, default=300)
+    parser.add_argument("--max-records", type=int, default=10000)
     parser.add_argument("--ignore-stdin", action="store_true")
     args = parser.parse_args()
+    global STATE
+    STATE = State(args.max_records)
 
     def stop(*_):
         os._exit(0)
