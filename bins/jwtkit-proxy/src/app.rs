@@ -39,7 +39,7 @@ pub struct AppState {
     pub camunda: Option<CamundaFacade>,
     /// Centrifugo token endpoints, when configured.
     pub centrifugo: Option<CentrifugoTokens>,
-    /// Header prefixes removed from every forwarded request.
+    /// Header prefixes removed from every forwarded request, in lower case.
     pub strip_prefixes: Vec<String>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
@@ -235,7 +235,11 @@ impl AppState {
             routes,
             camunda,
             centrifugo,
-            strip_prefixes: config.strip_header_prefixes.clone(),
+            strip_prefixes: config
+                .strip_header_prefixes
+                .iter()
+                .map(|p| p.to_ascii_lowercase())
+                .collect(),
             metrics,
             max_header_bytes: config.limits.max_header_bytes,
             max_body_bytes: config.limits.max_body_bytes,
