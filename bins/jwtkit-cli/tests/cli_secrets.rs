@@ -17,6 +17,8 @@ use std::path::Path;
 use common::*;
 use jwtkit_keys::b64;
 use jwtkit_secret::{Secret, SecretEncoding};
+use jwtkit_testsupport::leaks::Needles;
+use jwtkit_testsupport::random_bytes;
 use serde_json::json;
 
 const RAW_SECRET: &str = "cli-raw-secret-Xy7Q-of-more-than-32-bytes!!";
@@ -26,82 +28,6 @@ const CENTRIFUGO_SECRET: &str = "centrifugo-hmac-secret-Lm4-of-more-than-32-byte
 const WRONG_SECRET: &str = "a-wrong-secret-but-still-a-secret-J3k9-0123";
 const SHORT_SECRET: &str = "short-secret-9f";
 const OCT_SECRET: &[u8] = b"an-oct-jwk-secret-of-32-bytes-or-more!!";
-
-#[derive(Default)]
-struct Needles(Vec<(String, String)>);
-
-impl Needles {
-    fn add(&mut self, what: impl Into<String>, text: impl Into<String>) {
-        let text = text.into();
-        assert!(
-            text.len() >= 12,
-            "needle too short to mean anything: {text:?}"
-        );
-        self.0.push((what.into(), text));
-    }
-
-    /// The text as configured and the key bytes in every common text form.
-    fn secret(&mut self, what: &str, configured: &str, key: &[u8]) {
-        self.add(format!("{what} (as configured)"), configured);
-        if let Ok(text) = std::str::from_utf8(key) {
-            self.add(format!("{what} (raw)"), text);
-        }
-        let secret = Secret::from_bytes(key.to_vec()).expect("non-empty");
-        let base64 = secret.encode(SecretEncoding::Base64);
-        self.add(format!("{what} (base64)"), base64.as_str());
-        self.add(
-            format!("{what} (base64 unpadded)"),
-            base64.trim_end_matches('='),
-        );
-        self.add(
-            format!("{what} (base64url)"),
-            secret.encode(SecretEncoding::Base64Url).as_str(),
-        );
-        let hex = secret.encode(SecretEncoding::Hex);
-        self.add(format!("{what} (hex)"), hex.to_ascii_lowercase());
-        self.add(format!("{what} (HEX)"), hex.to_ascii_uppercase());
-    }
-
-    fn token(&mut self, what: &str, token: &str) {
-        self.add(format!("{what} (whole)"), token);
-        let signature = token.rsplit('.').next().unwrap_or_default();
-        if signature.len() >= 16 {
-            self.add(format!("{what} (signature)"), signature);
-        }
-    }
-
-    /// PEM body lines from `skip` on (RSA: the first lines hold the public modulus).
-    fn private_pem(&mut self, what: &str, pem: &str, skip: usize) {
-        let body: Vec<&str> = pem
-            .lines()
-            .filter(|l| !l.starts_with("-----") && !l.trim().is_empty())
-            .collect();
-        assert!(body.len() > skip, "{what}: a short PEM");
-        for (i, line) in body.iter().enumerate().skip(skip) {
-            if line.len() >= 16 {
-                self.add(format!("{what} PEM line {i}"), *line);
-            }
-        }
-    }
-
-    fn assert_absent(&self, where_: &str, haystack: &str, allowed: &[String]) {
-        for (what, needle) in &self.0 {
-            if allowed.iter().any(|a| a == needle) {
-                continue;
-            }
-            if let Some(at) = haystack.find(needle.as_str()) {
-                let start = at.saturating_sub(100);
-                let end = (at + needle.len() + 40).min(haystack.len());
-                panic!(
-                    "{where_} contains the {what}:\n…{}…",
-                    haystack
-                        .get(start..end)
-                        .unwrap_or("<not on a char boundary>")
-                );
-            }
-        }
-    }
-}
 
 /// One command run and what it was allowed to print.
 struct Ran {
@@ -140,20 +66,6 @@ fn jwtkit_run(
     );
     assert!(!run.stderr.contains("panicked"), "{label}: {}", run.stderr);
     run
-}
-
-/// Deterministic pseudo-random bytes (xorshift).
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 fn text(path: &Path) -> String {
@@ -603,10 +515,11 @@ fn no_secret_or_token_in_any_cli_output_across_success_and_failure_paths() {
 
     assert!(ran.len() > 40, "{} runs", ran.len());
     for entry in &ran {
+        let allowed: Vec<&str> = entry.allowed.iter().map(String::as_str).collect();
         needles.assert_absent(
             &format!("stdout of {:?}", entry.label),
             &entry.run.stdout,
-            &entry.allowed,
+            &allowed,
         );
         needles.assert_absent(
             &format!("stderr of {:?}", entry.label),

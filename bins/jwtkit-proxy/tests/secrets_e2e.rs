@@ -17,6 +17,7 @@ use common::*;
 use jwtkit_keys::{Algorithm, SigningKey, VerifyingKey, b64};
 use jwtkit_mint::{Expiry, Minter};
 use jwtkit_secret::{Secret, SecretEncoding};
+use jwtkit_testsupport::leaks::Needles;
 use serde_json::json;
 
 /// The Basic password of the engine (`ENGINE_PASS`).
@@ -26,90 +27,6 @@ const WRONG_PASS: &str = "wrong-pass-Kd92mQ-a71c";
 const CENTRIFUGO_SECRET: &str = "centrifugo-hmac-secret-n5Jp2-of-more-than-32-bytes";
 /// The secret of an `oct` key in a JWK Set file (base64url in the file).
 const JWKS_OCT_SECRET: &[u8] = b"an-oct-jwk-secret-of-32-bytes-or-more!!";
-
-/// What must not appear: a label and the text.
-#[derive(Default)]
-struct Needles(Vec<(String, String)>);
-
-impl Needles {
-    fn add(&mut self, what: impl Into<String>, text: impl Into<String>) {
-        let text = text.into();
-        assert!(
-            text.len() >= 12,
-            "needle too short to be meaningful: {text:?}"
-        );
-        self.0.push((what.into(), text));
-    }
-
-    /// A secret's key bytes in every text form a program might print them in, plus the text it
-    /// was configured as.
-    fn secret(&mut self, what: &str, configured: &str, key: &[u8]) {
-        self.add(format!("{what} (as configured)"), configured);
-        if let Ok(text) = std::str::from_utf8(key) {
-            self.add(format!("{what} (raw bytes)"), text);
-        }
-        let secret = Secret::from_bytes(key.to_vec()).expect("a non-empty key");
-        let base64 = secret.encode(SecretEncoding::Base64);
-        self.add(format!("{what} (base64)"), base64.as_str());
-        self.add(
-            format!("{what} (base64, unpadded)"),
-            base64.trim_end_matches('='),
-        );
-        self.add(
-            format!("{what} (base64url)"),
-            secret.encode(SecretEncoding::Base64Url).as_str(),
-        );
-        let hex = secret.encode(SecretEncoding::Hex);
-        self.add(format!("{what} (hex)"), hex.to_ascii_lowercase());
-        self.add(format!("{what} (HEX)"), hex.to_ascii_uppercase());
-        // A Rust byte-slice Debug of the first bytes, e.g. `[116, 104, 101, ...`.
-        let debug = format!("{:?}", &key[..12]);
-        self.add(format!("{what} (byte list)"), debug.trim_end_matches(']'));
-    }
-
-    /// A token: whole, and its signature (which alone is enough to replay it with the rest).
-    fn token(&mut self, what: &str, token: &str) {
-        self.add(format!("{what} (whole)"), token);
-        let signature = token.rsplit('.').next().unwrap_or_default();
-        if signature.len() >= 16 {
-            self.add(format!("{what} (signature)"), signature);
-        }
-    }
-
-    /// The body lines of a private key PEM that hold private material (after the modulus).
-    fn private_pem(&mut self, what: &str, pem: &str) {
-        let body: Vec<&str> = pem
-            .lines()
-            .filter(|l| !l.starts_with("-----") && !l.is_empty())
-            .collect();
-        assert!(body.len() > 10, "an RSA PEM has more lines");
-        for (i, line) in body.iter().enumerate().skip(6) {
-            if line.len() >= 16 {
-                self.add(format!("{what} PEM line {i}"), *line);
-            }
-        }
-        self.add(format!("{what} PEM body"), body.join(""));
-    }
-
-    /// Panics naming the first needle found in `haystack` (`except`: texts allowed there).
-    fn assert_absent(&self, where_: &str, haystack: &str, except: &[&str]) {
-        for (what, needle) in &self.0 {
-            if except.contains(&needle.as_str()) {
-                continue;
-            }
-            if let Some(at) = haystack.find(needle.as_str()) {
-                let start = at.saturating_sub(120);
-                let end = (at + needle.len() + 40).min(haystack.len());
-                panic!(
-                    "{where_} contains the {what}:\n…{}…",
-                    haystack
-                        .get(start..end)
-                        .unwrap_or("<not on a char boundary>")
-                );
-            }
-        }
-    }
-}
 
 /// An HTTP exchange as the client saw it.
 struct Seen {
@@ -308,7 +225,7 @@ subscription_channels = ["user.{{sub}}"]
         JWKS_OCT_SECRET,
     );
     needles.add("JWK private exponent d", fake_d.clone());
-    needles.private_pem("RSA private key", &pair.private_pem);
+    needles.private_pem("RSA private key", &pair.private_pem, 6);
 
     let alice = hs_token("alice", json!({"email": "alice@example.test"}));
     let bob = hs_token("bob", json!({}));
@@ -633,7 +550,7 @@ fn debug_output_of_keys_minters_and_configurations_holds_no_secret() {
     needles.secret("engine secret", ENGINE_SECRET_B64, &engine_key);
     needles.secret("engine password", ENGINE_PASS, ENGINE_PASS.as_bytes());
     let pair = jwtkit_keys::keygen::generate(Algorithm::RS256, 2048).expect("RSA key");
-    needles.private_pem("RSA private key", &pair.private_pem);
+    needles.private_pem("RSA private key", &pair.private_pem, 6);
 
     let hmac = Secret::from_bytes(HS_SECRET.as_bytes().to_vec()).unwrap();
     let engine = Secret::from_bytes(engine_key.clone()).unwrap();

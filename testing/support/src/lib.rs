@@ -6,6 +6,7 @@
 //! closes), or after its maximum lifetime.
 
 pub mod attacks;
+pub mod leaks;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -199,4 +200,18 @@ pub fn read_json(path: &std::path::Path) -> Value {
         .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
     serde_json::from_str(&text)
         .unwrap_or_else(|err| panic!("{} is not JSON: {err}", path.display()))
+}
+
+/// Deterministic pseudo-random bytes (xorshift).
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
 }

@@ -611,19 +611,8 @@ pub fn closed_port() -> u16 {
     listener.local_addr().expect("addr").port()
 }
 
-/// Deterministic pseudo-random bytes (xorshift), for large bodies.
-pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
+#[allow(unused_imports)] // not every test file sends large bodies
+pub use jwtkit_testsupport::random_bytes;
 
 /// A TOML with the HS256 issuer, one upstream named `engine` at `url` (`upstream` holds more
 /// lines of its table, e.g. `auth = {...}`), a route `/engine-rest` (path kept) and a route `/t`
