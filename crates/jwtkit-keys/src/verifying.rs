@@ -130,6 +130,11 @@ impl VerifyingKey {
         let key = match jwk.kty.as_str() {
             "oct" => {
                 let secret = Secret::from_bytes(jwk.member("k")?)?;
+                // A pinned HS algorithm's own minimum first, so that a short key's error names
+                // it (a 24-byte HS384 key needs 48 bytes, not HS256's 32).
+                if let Some(h) = only.and_then(Algorithm::hmac) {
+                    secret.check_length(h)?;
+                }
                 let mut key = Self::hmac(&secret)?;
                 if let Some(alg) = only {
                     key.verifiers.retain(|(a, _)| *a == alg);
