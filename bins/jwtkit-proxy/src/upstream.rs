@@ -200,9 +200,13 @@ impl MintCredentials {
     }
 
     fn token_for(&self, caller: &Caller) -> Result<Arc<str>, ApiError> {
-        let subject = render(&self.subject, caller).ok_or_else(|| {
-            ApiError::forbidden("the token lacks a claim the upstream credential needs")
-        })?;
+        // An empty subject (`"sub": ""`) is as unusable as a missing one: the caller's token,
+        // not the proxy, is at fault, so 403 rather than a failed mint.
+        let subject = render(&self.subject, caller)
+            .filter(|subject| !subject.is_empty())
+            .ok_or_else(|| {
+                ApiError::forbidden("the token lacks a claim the upstream credential needs")
+            })?;
         let failed = |e: jwtkit_mint::MintError| {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

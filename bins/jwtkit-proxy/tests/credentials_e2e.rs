@@ -140,6 +140,27 @@ async fn minted_token_is_reused_for_the_same_caller_and_differs_between_callers(
 }
 
 #[tokio::test]
+async fn a_token_with_an_empty_subject_gets_403_not_a_minted_credential() {
+    let engine = Engine::jwt(ENGINE_SECRET_B64);
+    let proxy = Proxy::with_toml(
+        &engine_toml(&engine.url(), MINT, ""),
+        &[("ENGINE_JWT_SECRET", ENGINE_SECRET_B64)],
+    )
+    .await;
+    let reply = get(
+        &proxy,
+        "/engine-rest/version",
+        &hs_token("alice", json!({})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let forwarded = engine.last_request().await;
+    let reply = get(&proxy, "/engine-rest/version", &hs_token("", json!({}))).await;
+    reply.assert_error(403, "forbidden");
+    assert_eq!(engine.last_request().await.0, forwarded.0);
+}
+
+#[tokio::test]
 async fn passthrough_forwards_the_callers_own_token() {
     let engine = Engine::start(&["--auth", "none"]);
     let proxy = Proxy::with_toml(
