@@ -9,6 +9,7 @@
 # the crates' tests/fuzz_regressions.rs replay that directory in `cargo test`.
 #
 # Environment: FUZZ_TARGETS (default: all), FUZZ_JOBS (parallel targets, default 1),
+# FUZZ_TOOLCHAIN (auto, nightly or stable; auto = nightly when installed),
 # FUZZ_SANITIZER (default none: the code is safe Rust over aws-lc-rs; `address` for ASan),
 # FUZZ_MAX_LEN (default 4096).
 set -euo pipefail
@@ -27,7 +28,9 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+toolchain="${FUZZ_TOOLCHAIN:-auto}"
+if [ "$toolchain" = nightly ] ||
+    { [ "$toolchain" = auto ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; }; then
     cargo_fuzz=(cargo +nightly fuzz)
     echo "== toolchain: nightly ($(rustc +nightly --version))"
 else
