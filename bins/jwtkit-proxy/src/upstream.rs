@@ -425,10 +425,17 @@ impl Upstream {
             // Only the token may set these: a caller's own value is dropped even when the
             // claim is missing (the strip prefixes may not cover this name).
             headers.remove(name);
-            if let Some(value) = caller
-                .claim_text(claim)
-                .and_then(|v| HeaderValue::from_str(&v).ok())
-            {
+            let Some(text) = caller.claim_text(claim) else {
+                continue;
+            };
+            // HTTP drops a field value's outer whitespace (RFC 9110 §5.5): `"admin "` would
+            // reach the upstream as another user's `admin`.
+            if text.trim_matches([' ', '\t']).len() != text.len() {
+                return Err(ApiError::forbidden(format!(
+                    "the token's {claim} claim starts or ends with whitespace and cannot be passed on"
+                )));
+            }
+            if let Ok(value) = HeaderValue::from_str(&text) {
                 headers.insert(name.clone(), value);
             }
         }

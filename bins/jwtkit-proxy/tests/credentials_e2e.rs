@@ -161,6 +161,32 @@ async fn a_token_with_an_empty_subject_gets_403_not_a_minted_credential() {
 }
 
 #[tokio::test]
+async fn a_claim_with_outer_whitespace_is_403_not_a_trimmed_identity_header() {
+    let engine = Engine::basic();
+    let upstream = format!("{BASIC}\nidentity_headers = {{ \"X-User-Id\" = \"sub\" }}");
+    let proxy = Proxy::with_toml(
+        &engine_toml(&engine.url(), &upstream, ""),
+        &[("ENGINE_PASS", "demo")],
+    )
+    .await;
+    let reply = get(
+        &proxy,
+        "/engine-rest/version",
+        &hs_token("admin", json!({})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let forwarded = engine.last_request().await;
+    assert_eq!(forwarded.headers("x-user-id"), ["admin"]);
+    // HTTP would deliver all of these as `admin`.
+    for sub in ["admin ", " admin", "admin\t"] {
+        let reply = get(&proxy, "/engine-rest/version", &hs_token(sub, json!({}))).await;
+        reply.assert_error(403, "forbidden");
+    }
+    assert_eq!(engine.last_request().await.0, forwarded.0);
+}
+
+#[tokio::test]
 async fn passthrough_forwards_the_callers_own_token() {
     let engine = Engine::start(&["--auth", "none"]);
     let proxy = Proxy::with_toml(
