@@ -192,14 +192,14 @@ pub async fn forward(
         headers.insert("x-forwarded-host", host);
     }
     // The body is streamed; a body cut short (client gone, size limit hit) fails the upstream
-    // request instead of arriving as a complete, shorter body. A body that grows past the
-    // limit (no Content-Length to refuse it up front) is the caller's 413, not a 502.
-    let too_large = Arc::new(AtomicBool::new(false));
-    let flag = too_large.clone();
+    // request instead of arriving as a complete, shorter body. Either way the fault is the
+    // caller's, not the upstream's: a body that grows past the limit (no Content-Length to
+    // refuse it up front) is 413, one that ends early is 400, never a 502 that would page an
+    // operator about the upstream.
+    let body_failure = Arc::new(BodyFailure::default());
+    let seen = body_failure.clone();
     let body = body.map_err(move |err| {
-        if is_length_limit(&err) {
-            flag.store(true, Ordering::Relaxed);
-        }
+        seen.record(&err);
         err
     });
     let sent = route
@@ -207,10 +207,8 @@ pub async fn forward(
         .send(caller, parts.method, &path, headers, Body::new(body))
         .await;
     let response = match sent {
-        Err(_) if too_large.load(Ordering::Relaxed) => {
-            return Err(ApiError::body_too_large(state.max_body_bytes()));
-        }
-        other => other?,
+        Err(upstream_error) => return Err(body_failure.error(state).unwrap_or(upstream_error)),
+        Ok(response) => response,
     };
 
     let (parts, body) = response.into_parts();
@@ -221,6 +219,36 @@ pub async fn forward(
     *response.status_mut() = parts.status;
     *response.headers_mut() = headers;
     Ok(response)
+}
+
+/// How reading the caller's body failed while it was being forwarded, if it did.
+#[derive(Default)]
+struct BodyFailure {
+    failed: AtomicBool,
+    too_large: AtomicBool,
+}
+
+impl BodyFailure {
+    fn record(&self, err: &axum::Error) {
+        self.too_large
+            .fetch_or(is_length_limit(err), Ordering::Relaxed);
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// The caller's error when its body is why the upstream request failed.
+    fn error(&self, state: &AppState) -> Option<ApiError> {
+        if self.too_large.load(Ordering::Relaxed) {
+            Some(ApiError::body_too_large(state.max_body_bytes()))
+        } else if self.failed.load(Ordering::Relaxed) {
+            Some(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "body_incomplete",
+                "the request body ended before it was complete; nothing was forwarded as complete",
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// True when `err` (or what caused it) is the request body size limit.
