@@ -26,6 +26,18 @@ async fn get(proxy: &Proxy, path: &str, token: &str) -> Reply {
     .await
 }
 
+/// The fake engine expecting JWTs signed with the seed secret, and the proxy minting them with
+/// `proxy_secret`.
+async fn minted_stack(proxy_secret: &str) -> (Engine, Proxy) {
+    let engine = Engine::jwt(ENGINE_SECRET_B64);
+    let proxy = Proxy::with_toml(
+        &engine_toml(&engine.url(), MINT, ""),
+        &[("ENGINE_JWT_SECRET", proxy_secret)],
+    )
+    .await;
+    (engine, proxy)
+}
+
 #[tokio::test]
 async fn basic_credentials_replace_the_callers_token_and_the_engine_accepts_them() {
     let engine = Engine::basic();
@@ -59,12 +71,7 @@ async fn basic_credentials_replace_the_callers_token_and_the_engine_accepts_them
 
 #[tokio::test]
 async fn minted_engine_token_has_the_seed_000_claims_and_the_engine_accepts_it() {
-    let engine = Engine::jwt(ENGINE_SECRET_B64);
-    let proxy = Proxy::with_toml(
-        &engine_toml(&engine.url(), MINT, ""),
-        &[("ENGINE_JWT_SECRET", ENGINE_SECRET_B64)],
-    )
-    .await;
+    let (engine, proxy) = minted_stack(ENGINE_SECRET_B64).await;
     let inbound = hs_token("alice", json!({"email": "alice@example.com"}));
     let reply = get(
         &proxy,
@@ -111,12 +118,7 @@ async fn minted_engine_token_has_the_seed_000_claims_and_the_engine_accepts_it()
 
 #[tokio::test]
 async fn minted_token_is_reused_for_the_same_caller_and_differs_between_callers() {
-    let engine = Engine::jwt(ENGINE_SECRET_B64);
-    let proxy = Proxy::with_toml(
-        &engine_toml(&engine.url(), MINT, ""),
-        &[("ENGINE_JWT_SECRET", ENGINE_SECRET_B64)],
-    )
-    .await;
+    let (engine, proxy) = minted_stack(ENGINE_SECRET_B64).await;
     let mut seen = Vec::new();
     for sub in ["alice", "alice", "bob"] {
         // A fresh inbound token each time: reuse must follow the subject, not the token.
@@ -141,12 +143,7 @@ async fn minted_token_is_reused_for_the_same_caller_and_differs_between_callers(
 
 #[tokio::test]
 async fn a_token_with_an_empty_subject_gets_403_not_a_minted_credential() {
-    let engine = Engine::jwt(ENGINE_SECRET_B64);
-    let proxy = Proxy::with_toml(
-        &engine_toml(&engine.url(), MINT, ""),
-        &[("ENGINE_JWT_SECRET", ENGINE_SECRET_B64)],
-    )
-    .await;
+    let (engine, proxy) = minted_stack(ENGINE_SECRET_B64).await;
     let reply = get(
         &proxy,
         "/engine-rest/version",
@@ -304,12 +301,7 @@ async fn engine_rejecting_the_basic_credential_is_502_naming_its_fingerprint() {
 #[tokio::test]
 async fn engine_rejecting_the_minted_token_is_502_naming_the_secret_fingerprint() {
     // The seed-000 incident: proxy and engine configured with different secrets.
-    let engine = Engine::jwt(ENGINE_SECRET_B64);
-    let proxy = Proxy::with_toml(
-        &engine_toml(&engine.url(), MINT, ""),
-        &[("ENGINE_JWT_SECRET", OTHER_ENGINE_SECRET_B64)],
-    )
-    .await;
+    let (engine, proxy) = minted_stack(OTHER_ENGINE_SECRET_B64).await;
     let reply = get(
         &proxy,
         "/engine-rest/process-definition",
