@@ -10,11 +10,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -39,33 +38,16 @@ impl FaultUpstream {
     fn spawn(args: &[&str]) -> Self {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../testing/fault-upstream/upstream.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .args(["--max-lifetime", "300"])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "python3 is required to run {} ({e}); install Python 3.11",
-                    script.display()
-                )
-            });
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = sender.send(line);
-        });
-        let line = receiver
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the fault upstream did not print its port within 20 s");
-        let ready: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|_| panic!("bad fault-upstream ready line {line:?}"));
+        let (child, stdin, ready) = jwtkit_testsupport::start_with_ready_line(
+            Command::new("python3")
+                .arg(&script)
+                .args(["--max-lifetime", "300"])
+                .args(args)
+                .stderr(Stdio::inherit()),
+            "the fault upstream",
+            Duration::from_secs(20),
+            "python3 is required; install Python 3.11",
+        );
         Self {
             child,
             _stdin: stdin,

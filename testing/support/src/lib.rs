@@ -57,28 +57,16 @@ impl Idp {
                 "--ttl",
                 &token_ttl_seconds.to_string(),
             ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(issuer) = issuer {
             command.args(["--issuer", issuer]);
         }
-        let mut child = command
-            .spawn()
-            .expect("node must be installed (Node.js 20+) to run the test IdP");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = sender.send(line);
-        });
-        let line = receiver
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the test IdP did not start within 30 s");
-        let ready: Value =
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("bad IdP ready line: {line:?}"));
+        let (child, stdin, ready) = start_with_ready_line(
+            &mut command,
+            "the test IdP",
+            Duration::from_secs(30),
+            "node must be installed (Node.js 20+)",
+        );
         let text = |name: &str| ready[name].as_str().expect("ready line field").to_owned();
         let port = ready["port"].as_u64().expect("port") as u16;
         Self {
@@ -179,6 +167,36 @@ impl Drop for Idp {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Spawns a test server that prints one JSON line when it is ready (`{"port": ..., ...}`) and
+/// exits when its stdin closes: returns the child, the stdin to hold while it should run, and
+/// the parsed line. Panics naming `what` (and `missing`, the install hint) when it cannot start.
+pub fn start_with_ready_line(
+    command: &mut Command,
+    what: &str,
+    wait: Duration,
+    missing: &str,
+) -> (Child, ChildStdin, Value) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("{what} cannot start ({err}): {missing}"));
+    let stdin = child.stdin.take().expect("piped stdin");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let line = receiver
+        .recv_timeout(wait)
+        .unwrap_or_else(|_| panic!("{what} did not start within {wait:?}"));
+    let ready: Value =
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("{what}: bad ready line {line:?}"));
+    (child, stdin, ready)
 }
 
 /// `<repo>/../shared/vectors`, the RFC 7520 / 7515 / 8037 JWS vectors; panics with instructions
