@@ -187,14 +187,14 @@ impl JwksCache {
     /// The key set for a token with `kid`: when the kid is unknown, the set is fetched again
     /// (the IdP may have rotated), at most once per cooldown however many unknown kids arrive.
     /// The caller still checks the kid: a flood of random kids gets `unknown_kid`, not fetches.
+    /// While the last fetch failed, an unknown kid is [`JwksError::Unavailable`]: the IdP may
+    /// have rotated in a key the proxy cannot fetch.
     pub async fn keys_for_kid(&self, kid: Option<&str>) -> Result<Arc<KeySetSnapshot>, JwksError> {
         let snap = self.keys().await?;
         match kid {
-            Some(kid) if !snap.has_kid(kid) => match self.refresh_with(Trigger::UnknownKid).await {
-                Ok(fresh) => Ok(fresh),
-                // The IdP is failing; the held set still answers for the kids it has.
-                Err(_) => Ok(snap),
-            },
+            // While the IdP is failing, an unknown kid may be a key it rotated in: that is
+            // "cannot check now" (unavailable), not "no such key". Known kids are unaffected.
+            Some(kid) if !snap.has_kid(kid) => self.refresh_with(Trigger::UnknownKid).await,
             _ => Ok(snap),
         }
     }
@@ -254,7 +254,8 @@ impl JwksCache {
                 }
                 drop(attempts);
                 return match (self.snapshot(), last_failed) {
-                    (Some(snap), _) if trigger == Trigger::UnknownKid || self.usable(&snap) => {
+                    (Some(snap), None) if trigger == Trigger::UnknownKid => Ok(snap),
+                    (Some(snap), _) if trigger != Trigger::UnknownKid && self.usable(&snap) => {
                         Ok(snap)
                     }
                     (_, Some(err)) => Err(JwksError::Unavailable {
@@ -273,7 +274,7 @@ impl JwksCache {
         match self.fetch_and_publish().await {
             Ok(snap) => Ok(snap),
             Err(err) => match self.snapshot() {
-                Some(snap) if trigger == Trigger::UnknownKid || self.usable(&snap) => Ok(snap),
+                Some(snap) if trigger != Trigger::UnknownKid && self.usable(&snap) => Ok(snap),
                 _ => Err(JwksError::Unavailable {
                     last_error: err.to_string(),
                 }),

@@ -201,8 +201,11 @@ async fn rotation_outage_and_the_token_cache() {
     assert_eq!(code(&registry, &after).await, "ok");
     assert_eq!(code(&registry, &before).await, "unknown_kid");
 
-    // Outage: the held keys keep working (the cache of verdicts too).
+    // Outage: the held keys keep working (the cache of verdicts too); a kid they lack cannot
+    // be checked now, which is not the same as a bad token.
     idp.kill();
+    assert_eq!(code(&registry, &after).await, "ok");
+    assert_eq!(code(&registry, &before).await, "jwks_unavailable");
     assert_eq!(code(&registry, &after).await, "ok");
     assert!(registry.is_ready());
 }
