@@ -43,16 +43,9 @@ LUA=scripts/bench/wrk-report.lua
 ISS=https://bench.jwtkit.test
 AUD=bench-api
 
-# Loopback only: no HTTP proxy between curl/the proxy and nginx; no environment overrides of the
-# proxy's configuration file.
-unset HTTP_PROXY HTTPS_PROXY ALL_PROXY http_proxy https_proxy all_proxy \
-  JWTKIT_LISTEN JWTKIT_LOG_LEVEL LOG_LEVEL JWTKIT_LOG_FORMAT CORS_ORIGINS || true
-
-log() { printf '[bench-proxy %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-  printf 'bench-proxy: error: %s\n' "$*" >&2
-  exit 1
-}
+NAME=bench-proxy
+# shellcheck source=scripts/lib/loopback.sh
+. scripts/lib/loopback.sh
 
 # ---------------------------------------------------------------------------------------------
 # 1. Tools and binaries
@@ -65,52 +58,16 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3)
 if ((${#missing[@]})); then
-  log "installing ${missing[*]} with apt-get"
-  [ "$(id -u)" = 0 ] || die "missing ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}"
-  command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq || die "apt-get update failed"
-  if ! apt-get install -y -qq "${missing[@]}" >/dev/null; then
-    # Some releases have no nginx-light: fall back to the full package.
-    apt-get install -y -qq "${missing[@]/nginx-light/nginx}" >/dev/null ||
-      die "apt-get install ${missing[*]} failed"
-  fi
+  apt_install "${missing[@]}"
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
   [ -x "$NGINX" ] || die "nginx is still missing after apt-get"
   command -v wrk >/dev/null || die "wrk is still missing after apt-get"
 fi
-
-BUILD_S=skipped
-if [ "$SKIP_BUILD" != 1 ]; then
-  log "cargo build --release -p jwtkit-cli -p jwtkit-proxy"
-  t0=$(date +%s.%N)
-  cargo build --release -p jwtkit-cli -p jwtkit-proxy
-  BUILD_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f s", b - a }')
-fi
-JWTKIT=$ROOT/target/release/jwtkit
-PROXY=$ROOT/target/release/jwtkit-proxy
-if [ ! -x "$JWTKIT" ] || [ ! -x "$PROXY" ]; then
-  die "release binaries missing; run without SKIP_BUILD=1"
-fi
-
-ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+build_release
 
 # ---------------------------------------------------------------------------------------------
-# Process bookkeeping: everything started here is stopped on exit.
+# Process bookkeeping (PIDS and the exit trap come from scripts/lib/loopback.sh)
 # ---------------------------------------------------------------------------------------------
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 forget_pid() {
   local keep=() p
   for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done

@@ -46,14 +46,9 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 OUT=${OUT:-target/soak-proxy.md}
 WORK=$ROOT/target/soak-proxy
 
-unset HTTP_PROXY HTTPS_PROXY ALL_PROXY http_proxy https_proxy all_proxy \
-  JWTKIT_LISTEN JWTKIT_LOG_LEVEL LOG_LEVEL JWTKIT_LOG_FORMAT CORS_ORIGINS || true
-
-log() { printf '[soak %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-  printf 'soak-proxy: error: %s\n' "$*" >&2
-  exit 1
-}
+NAME=soak-proxy
+# shellcheck source=scripts/lib/loopback.sh
+. scripts/lib/loopback.sh
 
 if ! [[ "$DURATION" =~ ^[0-9]+$ ]] || ((DURATION < 60)); then
   die "SECONDS must be a whole number >= 60, got '$DURATION'"
@@ -66,40 +61,12 @@ missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3)
-if ((${#missing[@]})); then
-  log "installing ${missing[*]} with apt-get"
-  [ "$(id -u)" = 0 ] || die "missing ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}"
-  command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq || die "apt-get update failed"
-  apt-get install -y -qq "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
-  command -v wrk >/dev/null || die "wrk is still missing after apt-get"
-fi
+((${#missing[@]} == 0)) || apt_install "${missing[@]}"
+command -v wrk >/dev/null || die "wrk is still missing after apt-get"
 command -v node >/dev/null || die "Node.js 20+ is required for the test IdP (apt-get install nodejs npm)"
 [ -d testing/idp/node_modules/oidc-provider ] || die "the test IdP is not installed: run npm ci --prefix testing/idp"
 
-if [ "$SKIP_BUILD" != 1 ]; then
-  log "cargo build --release -p jwtkit-cli -p jwtkit-proxy"
-  cargo build --release -p jwtkit-cli -p jwtkit-proxy
-fi
-JWTKIT=$ROOT/target/release/jwtkit
-PROXY=$ROOT/target/release/jwtkit-proxy
-if [ ! -x "$JWTKIT" ] || [ ! -x "$PROXY" ]; then
-  die "release binaries missing; run without SKIP_BUILD=1"
-fi
-ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
-
-# ---------------------------------------------------------------------------------------------
-# Process bookkeeping: everything started here is stopped on exit.
-# ---------------------------------------------------------------------------------------------
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+build_release
 
 rm -rf "$WORK"
 mkdir -p "$WORK" "$(dirname "$OUT")"
