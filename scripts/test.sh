@@ -19,5 +19,5 @@ fi
 npm ci --prefix testing/idp --no-audit --no-fund --loglevel=error
 bash testing/idp/smoke.sh
 
-cargo test --workspace --all-features --all-targets
+cargo test --workspace --all-features --all-targets --no-fail-fast
 cargo test --workspace --all-features --doc
