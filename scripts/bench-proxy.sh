@@ -15,6 +15,7 @@
 #
 # Settings (environment): DURATION (s per run, 10), WARMUP (s, 2), THREADS (wrk -t, 2),
 # CONNS (64), CONNS_HIGH (256), DELAY_MS (pause per connection in the paced runs, 20),
+# DELAY_JITTER (the jittered paced runs draw each pause from DELAY_MS * (1 +- this), 0.5),
 # TOKENS (distinct tokens minted, 1000; the distinct-token proxy has its token cache off, so
 # every request verifies whatever the count), READY_RUNS (7), NGINX_WORKERS (auto),
 # PROXY_LOG_LEVEL (warn), PROXY_LOG_FORMAT (text), SKIP_BUILD (0), OUT (target/bench-proxy.md).
@@ -31,6 +32,7 @@ THREADS=${THREADS:-2}
 CONNS=${CONNS:-64}
 CONNS_HIGH=${CONNS_HIGH:-256}
 DELAY_MS=${DELAY_MS:-20}
+DELAY_JITTER=${DELAY_JITTER:-0.5}
 TOKENS=${TOKENS:-1000}
 READY_RUNS=${READY_RUNS:-7}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
@@ -389,10 +391,16 @@ PROXY_PID_FOR_CPU=$PID_A
 bench reused "proxy, one reused RS256 token" "$CONNS" "$VIA_A/bench" token
 bench mint "proxy, reused token + minted camunda credential" "$CONNS" "$VIA_A/engine/x" token
 PROXY_PID_FOR_CPU=""
-bench direct_paced "nginx direct, paced (${DELAY_MS} ms between requests per connection)" "$CONNS" "$DIRECT" none "DELAY_MS=$DELAY_MS"
-bench nginx_hop_paced "reference: nginx as reverse proxy, paced" "$CONNS" "$REF" none "DELAY_MS=$DELAY_MS"
+JITTERED=("DELAY_MS=$DELAY_MS" "DELAY_JITTER=$DELAY_JITTER")
+bench direct_jittered "nginx direct, paced (${DELAY_MS} ms ± $(awk -v j="$DELAY_JITTER" 'BEGIN { print j * 100 }')% between requests per connection)" "$CONNS" "$DIRECT" none "${JITTERED[@]}"
+bench nginx_hop_jittered "reference: nginx as reverse proxy, paced" "$CONNS" "$REF" none "${JITTERED[@]}"
 PROXY_PID_FOR_CPU=$PID_A
-bench reused_paced "proxy, reused token, paced" "$CONNS" "$VIA_A/bench" token "DELAY_MS=$DELAY_MS"
+bench reused_jittered "proxy, reused token, paced" "$CONNS" "$VIA_A/bench" token "${JITTERED[@]}"
+PROXY_PID_FOR_CPU=""
+bench direct_paced "nginx direct, paced in lockstep (exactly ${DELAY_MS} ms between requests per connection)" "$CONNS" "$DIRECT" none "DELAY_MS=$DELAY_MS"
+bench nginx_hop_paced "reference: nginx as reverse proxy, paced in lockstep" "$CONNS" "$REF" none "DELAY_MS=$DELAY_MS"
+PROXY_PID_FOR_CPU=$PID_A
+bench reused_paced "proxy, reused token, paced in lockstep" "$CONNS" "$VIA_A/bench" token "DELAY_MS=$DELAY_MS"
 HWM_A_64=$(status_kb "$PID_A" VmHWM)
 PROXY_PID_FOR_CPU=""
 bench direct_high "nginx direct" "$CONNS_HIGH" "$DIRECT" none
@@ -416,8 +424,8 @@ check_eq "proxy B with a distinct token" "ok" \
 PROXY_PID_FOR_CPU=$PID_B
 bench distinct "proxy, distinct token per request (cache off: RS256 verify every request)" "$CONNS" "$VIA_B/bench" none \
   "TOKENS_FILE=$WORK/tokens.txt" "WRK_THREADS=$THREADS"
-bench distinct_paced "proxy, distinct tokens, paced" "$CONNS" "$VIA_B/bench" none \
-  "TOKENS_FILE=$WORK/tokens.txt" "WRK_THREADS=$THREADS" "DELAY_MS=$DELAY_MS"
+bench distinct_jittered "proxy, distinct tokens, paced" "$CONNS" "$VIA_B/bench" none \
+  "TOKENS_FILE=$WORK/tokens.txt" "WRK_THREADS=$THREADS" "${JITTERED[@]}"
 HWM_B=$(status_kb "$PID_B" VmHWM)
 stop_pid "$PID_B"
 PROXY_PID_FOR_CPU=""
@@ -447,11 +455,15 @@ disturbed() {
 }
 RATIO_REF=$(awk -v a="${R[nginx_hop.rps]}" -v b="${R[direct.rps]}" 'BEGIN { printf "%.2f", a / b }')
 RATIO_HIGH=$(awk -v a="${R[reused_high.rps]}" -v b="${R[direct_high.rps]}" 'BEGIN { printf "%.2f", a / b }')
-ADDED_P99=$(awk -v a="${R[reused.p99_us]}" -v b="${R[direct.p99_us]}" 'BEGIN { printf "%.2f", (a - b) / 1000 }')
-ADDED_P99_PACED=$(awk -v a="${R[reused_paced.p99_us]}" -v b="${R[direct_paced.p99_us]}" 'BEGIN { printf "%.2f", (a - b) / 1000 }')
-ADDED_P50_PACED=$(awk -v a="${R[reused_paced.p50_us]}" -v b="${R[direct_paced.p50_us]}" 'BEGIN { printf "%.2f", (a - b) / 1000 }')
-ADDED_P99_REF_PACED=$(awk -v a="${R[nginx_hop_paced.p99_us]}" -v b="${R[direct_paced.p99_us]}" 'BEGIN { printf "%.2f", (a - b) / 1000 }')
-ADDED_P99_DISTINCT_PACED=$(awk -v a="${R[distinct_paced.p99_us]}" -v b="${R[direct_paced.p99_us]}" 'BEGIN { printf "%.2f", (a - b) / 1000 }')
+# Added latency in ms: percentile $1 of run $2 minus the same of run $3.
+added() { awk -v a="${R[$2.$1]}" -v b="${R[$3.$1]}" 'BEGIN { printf "%.2f", (a - b) / 1000 }'; }
+ADDED_P99=$(added p99_us reused direct)
+ADDED_P99_PACED=$(added p99_us reused_jittered direct_jittered)
+ADDED_P50_PACED=$(added p50_us reused_jittered direct_jittered)
+ADDED_P99_REF_PACED=$(added p99_us nginx_hop_jittered direct_jittered)
+ADDED_P99_DISTINCT_PACED=$(added p99_us distinct_jittered direct_jittered)
+ADDED_P99_LOCKSTEP=$(added p99_us reused_paced direct_paced)
+ADDED_P99_REF_LOCKSTEP=$(added p99_us nginx_hop_paced direct_paced)
 CPU_MODEL=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 NOISE="none seen"
 if ((${#NOISY[@]})); then
@@ -478,8 +490,10 @@ fi
   echo
   echo "wrk, nginx and the proxy share the same $(nproc) cores; the proxy's log level is \`$PROXY_LOG_LEVEL\` ($PROXY_LOG_FORMAT)."
   echo "Each run: ${WARMUP} s warm-up (discarded), then ${DURATION} s. Latencies are wrk's (send to complete response),"
-  echo "p50/p90/p99 from its histogram. \"paced\": each connection waits ${DELAY_MS} ms after every response, so the load is"
-  echo "below saturation and latency shows service time rather than queueing. CPU columns: cores busy during the run"
+  echo "p50/p90/p99 from its histogram. \"paced\": each connection waits ${DELAY_MS} ms ± $(awk -v j="$DELAY_JITTER" 'BEGIN { print j * 100 }')% (uniform) after every"
+  echo "response, so the load is below saturation and latency shows service time rather than queueing. \"paced in"
+  echo "lockstep\": exactly ${DELAY_MS} ms, so the $CONNS connections, started together, stay in phase and send bursts"
+  echo "of $CONNS requests at once; their p99 is the time to serve a burst. CPU columns: cores busy during the run"
   echo "(1.00 = one core) from /proc/PID/stat; µs/req = proxy CPU time per request; \"other CPU\" = what the rest of"
   echo "the machine used meanwhile (another build or benchmark): above ~0.15 the run is disturbed."
   echo
@@ -511,9 +525,10 @@ fi
   echo "| same at $CONNS_HIGH connections (no target) | ${RATIO_HIGH} | |"
   echo "| reference: nginx reverse proxy / direct req/s at $CONNS connections (no target) | ${RATIO_REF} | |"
   echo "| added p99 at $CONNS connections, saturated (proxy p99 − direct p99) | ${ADDED_P99} ms | not meaningful: queueing (see below) |"
-  echo "| added p99 < 1 ms at $CONNS connections, paced | ${ADDED_P99_PACED} ms (added p50 ${ADDED_P50_PACED} ms) | $(pass "$ADDED_P99_PACED" "<" 1)$(disturbed direct_paced reused_paced) |"
+  echo "| added p99 < 1 ms at $CONNS connections, paced | ${ADDED_P99_PACED} ms (added p50 ${ADDED_P50_PACED} ms) | $(pass "$ADDED_P99_PACED" "<" 1)$(disturbed direct_jittered reused_jittered) |"
   echo "| reference: added p99 of an nginx reverse-proxy hop, paced (no target) | ${ADDED_P99_REF_PACED} ms | |"
   echo "| added p99, distinct tokens (RS256 verify per request), paced (no target) | ${ADDED_P99_DISTINCT_PACED} ms | |"
+  echo "| added p99, paced in lockstep: bursts of $CONNS (no target) | ${ADDED_P99_LOCKSTEP} ms (nginx's hop: ${ADDED_P99_REF_LOCKSTEP} ms) | |"
   echo "| RSS idle < 20 MiB (VmHWM) | $(mib "$IDLE_HWM") MiB | $(pass "$(mib "$IDLE_HWM")" "<" 20) |"
   echo "| RSS under $CONNS_HIGH connections < 64 MiB (VmHWM) | $(mib "$HWM_A_HIGH") MiB | $(pass "$(mib "$HWM_A_HIGH")" "<" 64)$(disturbed reused_high) |"
   echo
@@ -521,6 +536,8 @@ fi
   echo "proxy alone: the saturated p99 at $CONNS connections is mostly queueing (latency ≈ connections / throughput),"
   echo "and nginx-direct's p99 there is inflated by wrk and nginx preempting each other, so the saturated"
   echo "difference can even be negative. The paced rows compare service times: that is the added-latency target."
+  echo "The lockstep rows show what a synchronised burst of $CONNS requests costs instead: the last request of a"
+  echo "burst waits for the CPU time of all the others on the machine's $(nproc) cores."
   for k in "${!NOTE[@]}"; do
     echo
     echo "Note: ${NOTE[$k]}"

@@ -7,6 +7,9 @@
 --   WRK_THREADS  the -t value (needed only with TOKENS_FILE), default 2
 --   DELAY_MS     pause of each connection between a response and its next request (a paced,
 --                non-saturating load: latency then shows the service time, not the queue)
+--   DELAY_JITTER with DELAY_MS: each pause is drawn uniformly from DELAY_MS * (1 +- JITTER), so
+--                the connections drift apart instead of staying in lockstep (with a fixed pause
+--                all of them, started together, keep sending in bursts of one request each)
 --
 -- Without TOKENS_FILE no request() is defined, so wrk keeps its pre-built static request and
 -- the script costs nothing per request. done() prints one machine-readable line:
@@ -14,6 +17,7 @@
 
 local tokens_file = os.getenv("TOKENS_FILE")
 local delay_ms = tonumber(os.getenv("DELAY_MS") or "")
+local delay_jitter = tonumber(os.getenv("DELAY_JITTER") or "") or 0
 local thread_count = 0
 
 function setup(thread)
@@ -49,8 +53,19 @@ if tokens_file and tokens_file ~= "" then
 end
 
 if delay_ms and delay_ms > 0 then
-  function delay()
-    return delay_ms
+  if delay_jitter > 0 then
+    local seeded = false
+    function delay()
+      if not seeded then -- here, not at load: setup() has given the thread its id by now
+        math.randomseed(os.time() * 1000 + (thread_id or 0))
+        seeded = true
+      end
+      return math.floor(delay_ms * (1 - delay_jitter + 2 * delay_jitter * math.random()) + 0.5)
+    end
+  else
+    function delay()
+      return delay_ms
+    end
   end
 end
 
