@@ -5,7 +5,8 @@
 # reused RS256 token (the common case: a verified-token cache hit); with a distinct token per
 # request (token cache off, so every request verifies RS256); with a minted Camunda upstream
 # credential; the same at a paced load (latency without queueing) and at 256 connections; and,
-# as a yardstick for what one proxy hop costs on this machine, nginx itself as a reverse proxy.
+# as yardsticks for what one proxy hop costs on this machine, nginx itself as a reverse proxy and
+# a bare forwarder on the proxy's own HTTP stack (testing/bare-forwarder: hyper, no auth).
 # Also the proxy's RSS idle and under load, its CPU per request, its start-to-ready time, and
 # the CPU the rest of the machine used during each run (a concurrent build makes numbers noisy).
 # Prints a markdown report and writes it to target/bench-proxy.md.
@@ -66,6 +67,12 @@ if ((${#missing[@]})); then
   command -v wrk >/dev/null || die "wrk is still missing after apt-get"
 fi
 build_release
+# The bare-stack yardstick (testing/bare-forwarder): hyper's server and pooled client, no auth.
+if [ "$SKIP_BUILD" != 1 ]; then
+  cargo build --release -p bare-forwarder
+fi
+BARE=$ROOT/target/release/bare-forwarder
+[ -x "$BARE" ] || die "target/release/bare-forwarder missing; run without SKIP_BUILD=1"
 
 # ---------------------------------------------------------------------------------------------
 # Process bookkeeping (PIDS and the exit trap come from scripts/lib/loopback.sh)
@@ -162,7 +169,7 @@ distinct=$(sort -u "$WORK/tokens.txt" | grep -c '^eyJ' || true)
 [ "$distinct" = "$TOKENS" ] || die "minted $distinct distinct tokens, expected $TOKENS"
 log "minted $TOKENS distinct tokens in ${MINT_S} s"
 
-read -r NGINX_PORT REF_PORT PORT_A PORT_B <<<"$(free_ports 4)"
+read -r NGINX_PORT REF_PORT BARE_PORT PORT_A PORT_B <<<"$(free_ports 5)"
 
 write_proxy_config() { # file, port, token cache capacity
   cat >"$1" <<EOF
@@ -264,6 +271,10 @@ PIDS+=("$NGINX_PID")
 wait_http "http://127.0.0.1:$NGINX_PORT/bench" 10 || die "nginx did not start: $(cat "$WORK/nginx/error.log")"
 nginx_workers() { pgrep -P "$NGINX_PID" | tr '\n' ' '; }
 log "nginx on 127.0.0.1:$NGINX_PORT, workers: $(nginx_workers)"
+"$BARE" "127.0.0.1:$BARE_PORT" "127.0.0.1:$NGINX_PORT" >"$WORK/bare-forwarder.log" 2>&1 &
+BARE_PID=$!
+PIDS+=("$BARE_PID")
+wait_http "http://127.0.0.1:$BARE_PORT/bench" 10 || die "bare-forwarder did not start: $(cat "$WORK/bare-forwarder.log")"
 
 start_proxy() { # config, port, log file; sets PROXY_PID
   "$PROXY" --config "$1" --log-format "$PROXY_LOG_FORMAT" 2>"$3" &
@@ -387,6 +398,8 @@ check_eq "sub of the minted engine token" "bench-user" "$minted_sub"
 PROXY_PID_FOR_CPU=""   # the nginx-direct runs report no proxy CPU
 bench direct "nginx direct" "$CONNS" "$DIRECT" none
 bench nginx_hop "reference: nginx as reverse proxy → nginx" "$CONNS" "$REF" none
+PROXY_PID_FOR_CPU=$BARE_PID  # its CPU goes in the proxy columns
+bench bare_hop "reference: bare hyper forwarder → nginx (no auth)" "$CONNS" "http://127.0.0.1:$BARE_PORT/bench" token
 PROXY_PID_FOR_CPU=$PID_A
 bench reused "proxy, one reused RS256 token" "$CONNS" "$VIA_A/bench" token
 bench mint "proxy, reused token + minted camunda credential" "$CONNS" "$VIA_A/engine/x" token
@@ -454,6 +467,7 @@ disturbed() {
   done
 }
 RATIO_REF=$(awk -v a="${R[nginx_hop.rps]}" -v b="${R[direct.rps]}" 'BEGIN { printf "%.2f", a / b }')
+RATIO_BARE=$(awk -v a="${R[bare_hop.rps]}" -v b="${R[direct.rps]}" 'BEGIN { printf "%.2f", a / b }')
 RATIO_HIGH=$(awk -v a="${R[reused_high.rps]}" -v b="${R[direct_high.rps]}" 'BEGIN { printf "%.2f", a / b }')
 # Added latency in ms: percentile $1 of run $2 minus the same of run $3.
 added() { awk -v a="${R[$2.$1]}" -v b="${R[$3.$1]}" 'BEGIN { printf "%.2f", (a - b) / 1000 }'; }
@@ -494,7 +508,8 @@ fi
   echo "response, so the load is below saturation and latency shows service time rather than queueing. \"paced in"
   echo "lockstep\": exactly ${DELAY_MS} ms, so the $CONNS connections, started together, stay in phase and send bursts"
   echo "of $CONNS requests at once; their p99 is the time to serve a burst. CPU columns: cores busy during the run"
-  echo "(1.00 = one core) from /proc/PID/stat; µs/req = proxy CPU time per request; \"other CPU\" = what the rest of"
+  echo "(1.00 = one core) from /proc/PID/stat; µs/req = proxy CPU time per request (the bare forwarder's in its"
+  echo "row); \"other CPU\" = what the rest of"
   echo "the machine used meanwhile (another build or benchmark): above ~0.15 the run is disturbed."
   echo
   echo "| case | conns | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | proxy CPU | µs/req | nginx CPU | wrk CPU | other CPU |"
@@ -524,6 +539,7 @@ fi
   echo "| proxy (reused RS256 token) ≥ 50% of direct req/s at $CONNS connections | ${RATIO} ($(printf '%.0f' "${R[reused.rps]}") / $(printf '%.0f' "${R[direct.rps]}")) | $(pass "$RATIO" ">=" 0.5)$(disturbed direct reused) |"
   echo "| same at $CONNS_HIGH connections (no target) | ${RATIO_HIGH} | |"
   echo "| reference: nginx reverse proxy / direct req/s at $CONNS connections (no target) | ${RATIO_REF} | |"
+  echo "| reference: bare hyper forwarder / direct req/s at $CONNS connections (no target) | ${RATIO_BARE} | |"
   echo "| added p99 at $CONNS connections, saturated (proxy p99 − direct p99) | ${ADDED_P99} ms | not meaningful: queueing (see below) |"
   echo "| added p99 < 1 ms at $CONNS connections, paced | ${ADDED_P99_PACED} ms (added p50 ${ADDED_P50_PACED} ms) | $(pass "$ADDED_P99_PACED" "<" 1)$(disturbed direct_jittered reused_jittered) |"
   echo "| reference: added p99 of an nginx reverse-proxy hop, paced (no target) | ${ADDED_P99_REF_PACED} ms | |"
