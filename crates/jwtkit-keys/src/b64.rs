@@ -57,7 +57,7 @@ pub fn decode_into<'b>(text: &str, buffer: &'b mut [u8]) -> Result<&'b [u8], Dec
 
 /// Decodes `input` into `out`, whose length is `decoded_len(input)`. base64-simd picks the
 /// CPU's vector instructions at run time; it is strict as [`decode`] promises (the tests below
-/// hold it to the `base64` crate on every short input and on random ones).
+/// hold it to the `base64` crate on short, long and random inputs).
 fn decode_exact(input: &[u8], out: &mut [u8]) -> Result<(), DecodeError> {
     base64_simd::URL_SAFE_NO_PAD
         .decode(input, base64_simd::Out::from_slice(out))
