@@ -4,14 +4,15 @@
 # Measures requests/s and p50/p90/p99 latency for: nginx direct; through the proxy with one
 # reused RS256 token (the common case: a verified-token cache hit); with a distinct token per
 # request (token cache off, so every request verifies RS256); with a minted Camunda upstream
-# credential; the same at a paced load (latency without queueing) and at 256 connections; and,
+# credential; the same at a paced load (latency without queueing; pauses jittered, and in
+# lockstep) and at 256 connections; and,
 # as yardsticks for what one proxy hop costs on this machine, nginx itself as a reverse proxy and
 # a bare forwarder on the proxy's own HTTP stack (testing/bare-forwarder: hyper, no auth).
 # Also the proxy's RSS idle and under load, its CPU per request, its start-to-ready time, and
 # the CPU the rest of the machine used during each run (a concurrent build makes numbers noisy).
 # Prints a markdown report and writes it to target/bench-proxy.md.
 #
-#   bash scripts/bench-proxy.sh                  # about 3 minutes after the release build
+#   bash scripts/bench-proxy.sh                  # about 4 minutes after the release build
 #   DURATION=5 TOKENS=400 bash scripts/bench-proxy.sh
 #
 # Settings (environment): DURATION (s per run, 10), WARMUP (s, 2), THREADS (wrk -t, 2),
