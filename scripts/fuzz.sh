@@ -10,7 +10,7 @@
 #
 # Environment: FUZZ_TARGETS (default: all), FUZZ_JOBS (parallel targets, default 1),
 # FUZZ_TOOLCHAIN (auto, nightly or stable; auto = nightly when installed),
-# FUZZ_SANITIZER (default none: the code is safe Rust over aws-lc-rs; `address` for ASan),
+# FUZZ_SANITIZER (default none: safe Rust over aws-lc-rs and base64-simd; `address` for ASan),
 # FUZZ_MAX_LEN (default 4096).
 set -euo pipefail
 
