@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# User-space instructions and heap allocations per proxied request, counted by callgrind: the
+# same numbers on every run of the same binaries, whatever else the machine does (wall-clock
+# figures on this shared 2-core machine move by 10-30%). Compares jwtkit-proxy (one reused RS256
+# token, a verified-token cache hit) with testing/bare-forwarder (the same HTTP stack, no auth).
+#
+#   bash scripts/bench-proxy.sh                 # once first: writes keys, configuration, nginx.conf
+#   bash scripts/proxy-instructions.sh [N]      # N requests per process (default 2000), ~1 min
+#
+# Each process runs twice under `valgrind --tool=callgrind`: once answering only its readiness
+# check, once also N keep-alive requests over 8 connections; per-request figures are the
+# difference divided by N, so start-up cost cancels out. Needs valgrind (installed with apt-get
+# when missing). Servers listen on 127.0.0.1 only and are stopped when the script exits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+N=${1:-2000}
+SKIP_BUILD=1
+WORK=$ROOT/target/bench-proxy
+OUT=$ROOT/target/proxy-instructions
+NAME=proxy-instructions
+# shellcheck source=scripts/lib/loopback.sh
+. scripts/lib/loopback.sh
+
+[ -f "$WORK/proxy.toml" ] && [ -f "$WORK/nginx/nginx.conf" ] ||
+  die "run bash scripts/bench-proxy.sh once first (it writes $WORK)"
+command -v valgrind >/dev/null || apt_install valgrind
+build_release
+BARE=$ROOT/target/release/bare-forwarder
+[ -x "$BARE" ] || die "target/release/bare-forwarder missing: cargo build --release -p bare-forwarder"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" 2>>"$WORK/nginx/error.log" &
+PIDS+=("$!")
+UPSTREAM=$(sed -n 's/^url = "http:\/\/\(127.0.0.1:[0-9]*\)"$/\1/p' "$WORK/proxy.toml" | head -1)
+PROXY_ADDR=$(sed -n 's/^listen = "\(127.0.0.1:[0-9]*\)"$/\1/p' "$WORK/proxy.toml")
+BARE_ADDR=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+KID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["keys"][0]["kid"])' "$WORK/keys/jwks.json")
+TOKEN=$("$JWTKIT" mint --key "$WORK/keys/private.pem" --kid "$KID" --iss https://bench.jwtkit.test \
+  --aud bench-api --sub bench-user --expires-in 2h)
+ENGINE_JWT_SECRET=$("$JWTKIT" secret generate --encoding base64)
+export ENGINE_JWT_SECRET TOKEN
+
+# measure LABEL REQUESTS ADDR COMMAND...: prints "instructions allocations" of the whole run.
+measure() {
+  local label=$1 requests=$2 addr=$3 pid i
+  shift 3
+  local file=$OUT/$label-$requests.callgrind
+  valgrind --tool=callgrind --callgrind-out-file="$file" "$@" >"$OUT/$label-$requests.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  for i in $(seq 1 150); do
+    curl -s -o /dev/null "http://$addr/health" && break
+    ((i < 150)) || die "$label did not start under valgrind: $(tail -3 "$OUT/$label-$requests.log")"
+    sleep 0.2
+  done
+  python3 - "$addr" "$requests" <<'EOF'
+import http.client, os, sys, threading
+host, port = sys.argv[1].split(":")
+total = int(sys.argv[2])
+headers = {"Authorization": "Bearer " + os.environ["TOKEN"]}
+failures = []
+def client(count):
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    for _ in range(count):
+        connection.request("GET", "/bench", headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            failures.append(response.status)
+threads = [threading.Thread(target=client, args=(total // 8,)) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+if failures:
+    sys.exit(f"{len(failures)} requests failed, first status {failures[0]}")
+EOF
+  kill -TERM "$pid"
+  wait "$pid" 2>/dev/null || true
+  # Total instructions, and the calls into the Rust allocator (one per heap allocation).
+  python3 - "$file" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+total = int(re.search(r"^(?:summary|totals): (\d+)", text, re.M).group(1))
+# callgrind: a "cfn=(id) name" line (the name only the first time) names a callee; the
+# "calls=N ..." line after it counts the calls. __rdl_alloc is the System allocator's entry.
+names, calls, callee = {}, 0, None
+for line in text.splitlines():
+    m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line)
+    if m:
+        if m.group(2):
+            names[m.group(1)] = m.group(2)
+        callee = names.get(m.group(1))
+    elif line.startswith("calls="):
+        if callee == "__rustc::__rdl_alloc":
+            calls += int(line.split("=")[1].split()[0])
+        callee = None
+print(total, calls)
+EOF
+}
+
+declare -A RESULT
+for target in proxy bare; do
+  if [ "$target" = proxy ]; then
+    cmd=("$ROOT/target/release/jwtkit-proxy" --config "$WORK/proxy.toml")
+    addr=$PROXY_ADDR
+  else
+    cmd=("$BARE" "$BARE_ADDR" "$UPSTREAM")
+    addr=$BARE_ADDR
+  fi
+  log "$target: readiness only, then $N requests"
+  read -r i0 a0 < <(measure "$target" 0 "$addr" "${cmd[@]}")
+  read -r i1 a1 < <(measure "$target" "$N" "$addr" "${cmd[@]}")
+  RESULT[$target.ins]=$(((i1 - i0) / N))
+  RESULT[$target.alloc]=$(awk -v a="$a0" -v b="$a1" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / n }')
+done
+
+{
+  echo "| per proxied request ($N requests, callgrind) | instructions | heap allocations |"
+  echo "|---|---:|---:|"
+  echo "| jwtkit-proxy, reused RS256 token | ${RESULT[proxy.ins]} | ${RESULT[proxy.alloc]} |"
+  echo "| bare hyper forwarder | ${RESULT[bare.ins]} | ${RESULT[bare.alloc]} |"
+  echo
+  echo "Profiles: $OUT/*.callgrind (callgrind_annotate --inclusive=yes FILE)."
+} | tee "$OUT/report.md"
