@@ -1,6 +1,7 @@
 //! Inbound authentication: find the token where the route allows it, validate it with the
 //! registry, then apply the route's own requirements.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, Uri, header};
@@ -104,11 +105,15 @@ impl Access {
         &self.sources
     }
 
-    fn find_token(&self, headers: &HeaderMap, uri: &Uri) -> Option<(String, TokenSource)> {
+    fn find_token<'r>(
+        &self,
+        headers: &'r HeaderMap,
+        uri: &'r Uri,
+    ) -> Option<(Cow<'r, str>, TokenSource)> {
         self.sources.iter().find_map(|source| {
             let token = match source {
-                TokenSource::Header => bearer(headers),
-                TokenSource::Cookie(name) => cookie(headers, name),
+                TokenSource::Header => bearer(headers).map(Cow::Borrowed),
+                TokenSource::Cookie(name) => cookie(headers, name).map(Cow::Borrowed),
                 TokenSource::Query(name) => query_param(uri, name),
             }?;
             Some((token, source.clone()))
@@ -132,7 +137,7 @@ impl Access {
             .map_err(|err| ApiError::token(&err))?;
         let caller = Caller {
             token,
-            raw: raw.into(),
+            raw: Arc::from(raw.as_ref()),
             source,
         };
         self.authorize(&caller)?;
@@ -180,14 +185,14 @@ impl Access {
 }
 
 /// The bearer token of the Authorization header (scheme case-insensitive).
-pub fn bearer(headers: &HeaderMap) -> Option<String> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -195,15 +200,15 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .find_map(|line| {
             line.split(';').find_map(|pair| {
                 let (key, value) = pair.trim().split_once('=')?;
-                (key == name && !value.is_empty()).then(|| value.to_owned())
+                (key == name && !value.is_empty()).then_some(value)
             })
         })
 }
 
-fn query_param(uri: &Uri, name: &str) -> Option<String> {
+fn query_param<'u>(uri: &'u Uri, name: &str) -> Option<Cow<'u, str>> {
     url::form_urlencoded::parse(uri.query()?.as_bytes())
         .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
+        .map(|(_, value)| value)
 }
 
 #[cfg(test)]
@@ -217,10 +222,10 @@ mod tests {
             header::COOKIE,
             "a=1; __session=tok.en.c; b=2".parse().unwrap(),
         );
-        assert_eq!(cookie(&headers, "__session").as_deref(), Some("tok.en.c"));
+        assert_eq!(cookie(&headers, "__session"), Some("tok.en.c"));
         assert_eq!(cookie(&headers, "missing"), None);
         headers.insert(header::AUTHORIZATION, "BEARER  abc ".parse().unwrap());
-        assert_eq!(bearer(&headers).as_deref(), Some("abc"));
+        assert_eq!(bearer(&headers), Some("abc"));
         headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
         assert_eq!(bearer(&headers), None);
         let uri: Uri = "/x?y=1&access_token=a%2Eb".parse().unwrap();

@@ -54,15 +54,29 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
+/// The `X-Forwarded-*` headers the proxy sets (named once: a name built from `&str` would be
+/// parsed and allocated on every request).
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// Removes hop-by-hop headers, including any named by `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     if headers.contains_key(header::CONNECTION) {
+        // `Connection: keep-alive` is the usual case: names already in HOP_BY_HOP are not
+        // parsed (and allocated) again.
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|name| HeaderName::try_from(name.trim()).ok())
+            .map(str::trim)
+            .filter(|name| {
+                !HOP_BY_HOP
+                    .iter()
+                    .any(|hop| hop.as_str().eq_ignore_ascii_case(name))
+            })
+            .filter_map(|name| HeaderName::try_from(name).ok())
             .collect();
         for name in named {
             headers.remove(name);
@@ -182,17 +196,17 @@ pub async fn forward(
     remove_inbound_identity(&mut headers, &state.strip_prefixes, &token_cookies);
     headers.remove(header::HOST);
     if let Some(ip) = peer {
-        let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
             Some(previous) => format!("{previous}, {ip}"),
             None => ip.to_string(),
         };
         if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-            headers.insert("x-forwarded-for", value);
+            headers.insert(X_FORWARDED_FOR, value);
         }
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     if let Some(host) = host {
-        headers.insert("x-forwarded-host", host);
+        headers.insert(X_FORWARDED_HOST, host);
     }
     // The body is streamed; a body cut short (client gone, size limit hit) fails the upstream
     // request instead of arriving as a complete, shorter body. Either way the fault is the
