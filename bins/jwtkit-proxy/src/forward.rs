@@ -60,17 +60,26 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
+/// The trimmed items of every `name` header (those that are text), split at `separator`.
+fn header_items(
+    headers: &HeaderMap,
+    name: HeaderName,
+    separator: char,
+) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(move |v| v.split(separator))
+        .map(str::trim)
+}
+
 /// Removes hop-by-hop headers, including any named by `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     if headers.contains_key(header::CONNECTION) {
         // `Connection: keep-alive` is the usual case: names already in HOP_BY_HOP are not
         // parsed (and allocated) again.
-        let named: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
+        let named: Vec<HeaderName> = header_items(headers, header::CONNECTION, ',')
             .filter(|name| {
                 !HOP_BY_HOP
                     .iter()
@@ -109,12 +118,7 @@ pub fn remove_inbound_identity(
         headers.remove(name);
     }
     if !token_cookies.is_empty() {
-        let kept: Vec<String> = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|line| line.split(';'))
-            .map(str::trim)
+        let kept: Vec<String> = header_items(headers, header::COOKIE, ';')
             .filter(|pair| {
                 !token_cookies
                     .iter()
