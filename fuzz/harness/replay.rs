@@ -28,9 +28,13 @@ pub fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
 }
 
 /// Runs `run` on every input of `fuzz/<kind>/<target>/`, naming the file that fails; returns
-/// how many ran.
+/// how many ran. A missing or empty folder fails: a replay of nothing would pass forever.
 pub fn replay(kind: &str, target: &str, run: fn(&[u8])) -> usize {
     let files = inputs(kind, target);
+    assert!(
+        !files.is_empty(),
+        "no inputs under fuzz/{kind}/{target}/ (missing or empty folder)"
+    );
     for path in &files {
         let data = std::fs::read(path).expect("readable input file");
         if std::panic::catch_unwind(|| run(&data)).is_err() {

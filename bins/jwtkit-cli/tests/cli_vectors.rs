@@ -1,8 +1,7 @@
 //! Published JWS test vectors (RFC 7515 A.1, RFC 8037 A.4, RFC 7520 §4) through
 //! `jwtkit verify --signature-only --key <JWK file>`.
 //!
-//! The vectors live outside the repository, in `<repo>/../shared/vectors`; a missing directory
-//! is a failure, not a skip.
+//! The vectors are kept in `testing/vectors`; a missing file is a failure, not a skip.
 
 mod common;
 

@@ -26,7 +26,7 @@ fn write_jwk_seed_corpus() {
     use jwtkit_keys::{Algorithm, keygen};
 
     let fuzz = replay::fuzz_dir();
-    let vectors = fuzz.join("../../shared/vectors");
+    let vectors = fuzz.join("../testing/vectors");
     let seed = |name: &str, mode: u8, data: &[u8]| {
         replay::write_seed("jwk", name, &[&[mode], data].concat());
     };

@@ -1,7 +1,7 @@
 //! Published test vectors (RFC 7515 A.1, RFC 8037 A.4, RFC 7520 §4) through the validator.
 //!
-//! The vectors live outside the repository, in `<repo>/../shared/vectors`; a missing directory
-//! is a failure, not a skip, so CI cannot pass without them.
+//! The vectors are kept in `testing/vectors` (with their licence note); a missing file is a
+//! failure, not a skip.
 
 use std::path::PathBuf;
 

@@ -199,14 +199,14 @@ pub fn start_with_ready_line(
     (child, stdin, ready)
 }
 
-/// `<repo>/../shared/vectors`, the RFC 7520 / 7515 / 8037 JWS vectors; panics with instructions
-/// when the `shared` folder is not beside the repository (never skips).
+/// `testing/vectors`: the RFC 7520 / 7515 / 8037 JWS vectors, kept in the repository; panics when
+/// they are missing (never skips).
 pub fn vectors_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors");
     assert!(
         dir.join("rfc7515-rfc8037.json").is_file() && dir.join("rfc7520").is_dir(),
-        "shared test vectors not found at {}: clone the `shared` repository beside this one \
-         (expected <repo>/../shared/vectors/rfc7515-rfc8037.json and rfc7520/4_*.json)",
+        "test vectors not found at {} (expected testing/vectors/rfc7515-rfc8037.json and \
+         testing/vectors/rfc7520/4_*.json in the repository)",
         dir.display()
     );
     dir
