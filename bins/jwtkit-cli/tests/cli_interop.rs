@@ -17,7 +17,8 @@ fn python() -> String {
     match std::env::var("JWTKIT_TEST_PYTHON") {
         Ok(path) if !path.is_empty() => path,
         _ => panic!(
-            "JWTKIT_TEST_PYTHON is not set: run scripts/test.sh (it installs PyJWT) or set \
+            "PyJWT is not set up (JWTKIT_TEST_PYTHON is not set): run `bash scripts/test.sh`, which \
+             installs it, or set \
              JWTKIT_TEST_PYTHON to a Python interpreter with PyJWT[crypto] \
              (testing/interop/requirements.txt)"
         ),
@@ -35,8 +36,8 @@ fn py(script: &str, args: &[&str]) -> String {
         .output()
         .unwrap_or_else(|err| {
             panic!(
-                "cannot run JWTKIT_TEST_PYTHON={interpreter}: {err}; run scripts/test.sh (it \
-                 installs PyJWT) or set JWTKIT_TEST_PYTHON"
+                "cannot run JWTKIT_TEST_PYTHON={interpreter}: {err}; run `bash scripts/test.sh` \
+                 (it installs PyJWT) or set JWTKIT_TEST_PYTHON"
             )
         });
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

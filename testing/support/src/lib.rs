@@ -44,7 +44,8 @@ impl Idp {
         let dir = idp_dir();
         assert!(
             dir.join("node_modules/oidc-provider").is_dir(),
-            "the test IdP is not installed: run `npm ci --prefix testing/idp` (scripts/test.sh does)"
+            "the test IdP (npm oidc-provider) is not installed: run `bash scripts/test.sh`, which \
+             installs it (or `npm ci --prefix testing/idp`)"
         );
         let mut command = Command::new("node");
         command
