@@ -194,7 +194,8 @@ impl AppState {
         if config.token_cache_capacity > 0 {
             registry = registry.with_token_cache(config.token_cache_capacity);
         }
-        let metrics = Arc::new(Metrics::new());
+        let registry = Arc::new(registry);
+        let metrics = Arc::new(Metrics::new(registry.clone()));
         let client = UpstreamClient::new(Duration::from_secs(5))
             .map_err(|e| ConfigError::new("upstreams", e, "check the system's CA certificates"))?;
         let mut upstreams = HashMap::new();
@@ -230,7 +231,7 @@ impl AppState {
             .map(CentrifugoTokens::from_config)
             .transpose()?;
         Ok(Self {
-            registry: Arc::new(registry),
+            registry,
             upstreams,
             routes,
             camunda,
@@ -452,7 +453,7 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let text = state.metrics.render(&state.registry);
+    let text = state.metrics.render();
     (
         [(
             header::CONTENT_TYPE,

@@ -1,15 +1,16 @@
 //! Prometheus metrics: requests by route and status, auth failures by code, upstream latency,
 //! and the key-set facts of every JWKS-backed issuer (read at scrape time).
 
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jwtkit_verify::Registry;
-use prometheus_client::encoding::EncodeLabelSet;
+use jwtkit_verify::{JwksStats, Registry};
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry as PromRegistry;
 
@@ -29,13 +30,82 @@ struct UpstreamLabels {
     upstream: String,
 }
 
-/// A JWKS metric family rendered at scrape time: name, type, help, value of one issuer's stats.
-type JwksFamily = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&jwtkit_verify::JwksStats) -> f64,
-);
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IssuerLabels {
+    issuer: String,
+}
+
+/// The key-set facts of every JWKS-backed issuer, read from the registry at scrape time.
+struct JwksCollector(Arc<Registry>);
+
+impl std::fmt::Debug for JwksCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwksCollector")
+    }
+}
+
+/// One family of [`JwksCollector`]: how a sample is read from an issuer's stats.
+enum JwksValue {
+    Counter(fn(&JwksStats) -> u64),
+    Gauge(fn(&JwksStats) -> f64),
+}
+
+const JWKS_FAMILIES: [(&str, &str, JwksValue); 6] = [
+    (
+        "jwks_fetches",
+        "JWKS fetch attempts",
+        JwksValue::Counter(|s| s.fetches),
+    ),
+    (
+        "jwks_fetch_errors",
+        "Failed JWKS or discovery fetches",
+        JwksValue::Counter(|s| s.fetch_errors),
+    ),
+    (
+        "jwks_cooldown_hits",
+        "Unknown-kid refreshes refused by the cooldown",
+        JwksValue::Counter(|s| s.cooldown_hits),
+    ),
+    (
+        "jwks_stale_serves",
+        "Lookups answered by a key set past its lifetime",
+        JwksValue::Counter(|s| s.stale_serves),
+    ),
+    (
+        "jwks_keys",
+        "Usable keys in the current set",
+        JwksValue::Gauge(|s| s.key_count as f64),
+    ),
+    (
+        "jwks_key_set_age_seconds",
+        "Age of the current key set (-1 before the first fetch)",
+        JwksValue::Gauge(|s| s.age.map_or(-1.0, |a| a.as_secs_f64())),
+    ),
+];
+
+impl Collector for JwksCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let stats = self.0.jwks_stats();
+        for (name, help, value) in &JWKS_FAMILIES {
+            let metric_type = match value {
+                JwksValue::Counter(_) => ConstCounter::new(0u64).metric_type(),
+                JwksValue::Gauge(_) => ConstGauge::new(0.0f64).metric_type(),
+            };
+            let mut family = encoder.encode_descriptor(name, help, None, metric_type)?;
+            for (issuer, stat) in &stats {
+                let labels = IssuerLabels {
+                    issuer: issuer.to_string(),
+                };
+                let sample = family.encode_family(&labels)?;
+                match value {
+                    JwksValue::Counter(read) => ConstCounter::new(read(stat)).encode(sample)?,
+                    JwksValue::Gauge(read) => ConstGauge::new(read(stat)).encode(sample)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The proxy's metrics.
 pub struct Metrics {
@@ -45,15 +115,9 @@ pub struct Metrics {
     upstream_seconds: Family<UpstreamLabels, Histogram>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    /// Registers the metric families.
-    pub fn new() -> Self {
+    /// Registers the metric families; the JWKS facts of `issuers` are read at each scrape.
+    pub fn new(issuers: Arc<Registry>) -> Self {
         let mut registry = PromRegistry::with_prefix("jwtkit_proxy");
         let requests = Family::<RequestLabels, Counter>::default();
         let auth_failures = Family::<CodeLabels, Counter>::default();
@@ -75,6 +139,7 @@ impl Metrics {
             "Upstream request latency",
             upstream_seconds.clone(),
         );
+        registry.register_collector(Box::new(JwksCollector(issuers)));
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -111,70 +176,12 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The exposition text, with JWKS facts of `issuers` appended.
-    pub fn render(&self, issuers: &Registry) -> String {
+    /// The exposition text (OpenMetrics).
+    pub fn render(&self) -> String {
         let mut text = String::new();
-        {
-            let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = encode(&mut text, &registry);
-        }
-        // Drop the trailing "# EOF" so the JWKS families can follow; re-add it at the end.
-        if let Some(stripped) = text.strip_suffix("# EOF\n") {
-            text.truncate(stripped.len());
-        }
-        let stats = issuers.jwks_stats();
-        let families: [JwksFamily; 6] = [
-            (
-                "jwtkit_proxy_jwks_fetches_total",
-                "counter",
-                "JWKS fetch attempts",
-                |s| s.fetches as f64,
-            ),
-            (
-                "jwtkit_proxy_jwks_fetch_errors_total",
-                "counter",
-                "Failed JWKS or discovery fetches",
-                |s| s.fetch_errors as f64,
-            ),
-            (
-                "jwtkit_proxy_jwks_cooldown_hits_total",
-                "counter",
-                "Unknown-kid refreshes refused by the cooldown",
-                |s| s.cooldown_hits as f64,
-            ),
-            (
-                "jwtkit_proxy_jwks_stale_serves_total",
-                "counter",
-                "Lookups answered by a key set past its lifetime",
-                |s| s.stale_serves as f64,
-            ),
-            (
-                "jwtkit_proxy_jwks_keys",
-                "gauge",
-                "Usable keys in the current set",
-                |s| s.key_count as f64,
-            ),
-            (
-                "jwtkit_proxy_jwks_key_set_age_seconds",
-                "gauge",
-                "Age of the current key set (-1 before the first fetch)",
-                |s| s.age.map_or(-1.0, |a| a.as_secs_f64()),
-            ),
-        ];
-        for (name, kind, help, value) in families {
-            // OpenMetrics: a counter family is named without `_total`, its samples with it.
-            let family = name.trim_end_matches("_total");
-            let _ = writeln!(text, "# HELP {family} {help}.\n# TYPE {family} {kind}");
-            for (issuer, stat) in &stats {
-                let _ = writeln!(
-                    text,
-                    "{name}{{issuer=\"{}\"}} {}",
-                    issuer.replace(['"', '\\', '\n'], "_"),
-                    value(stat)
-                );
-            }
-        }
-        text.push_str("# EOF\n");
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        // Writing to a String cannot fail.
+        let _ = encode(&mut text, &registry);
         text
     }
 }
