@@ -45,7 +45,7 @@ pub enum KeyError {
 
 fn kind_for(algorithm: Algorithm) -> String {
     match algorithm.key_kind() {
-        KeyKind::Hmac => "an HMAC secret (--secret)".to_owned(),
+        KeyKind::Hmac => "an HMAC secret".to_owned(),
         other => format!("an {other}"),
     }
 }

@@ -45,7 +45,7 @@ pub enum MintError {
     Key(#[from] KeyError),
     /// A custom claim would replace one the profile sets.
     #[error(
-        "claim {0:?} is set by the profile; use the dedicated option (--sub, --iss, --aud, --expires-in, ...)"
+        "claim {0:?} is set by the profile; set it through the profile (subject, issuer, audience, lifetime) instead"
     )]
     ReservedClaim(String),
     /// A claim the consumer requires has no value.

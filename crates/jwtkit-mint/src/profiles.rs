@@ -148,12 +148,12 @@ impl CamundaProfile {
         if subject.is_empty() {
             return Err(MintError::MissingClaim {
                 claim: "sub",
-                hint: "pass --sub with the engine user id",
+                hint: "the engine reads its user id from the subject",
             });
         }
         let exp = self.expiry.exp_after(now).ok_or(MintError::MissingClaim {
             claim: "exp",
-            hint: "the engine rejects tokens without exp; pass a lifetime such as --expires-in 1h",
+            hint: "the engine rejects tokens without exp; give the profile a lifetime such as 1h",
         })?;
         Ok(CamundaClaims {
             sub: subject.to_owned(),
@@ -247,7 +247,7 @@ impl CentrifugoSubscriptionClaims {
         if self.channel.is_empty() {
             return Err(MintError::MissingClaim {
                 claim: "channel",
-                hint: "a subscription token needs exactly one --channel",
+                hint: "a subscription token is for exactly one channel",
             });
         }
         Ok(())

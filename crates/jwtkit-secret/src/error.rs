@@ -31,8 +31,8 @@ pub enum SecretError {
     },
     /// The text is not valid in the declared encoding.
     #[error(
-        "the secret is not valid {encoding}: {reason}; check --secret-encoding \
-         (use `raw` if the text itself is the key)"
+        "the secret is not valid {encoding}: {reason}; check the secret's declared encoding \
+         (`raw` if the text itself is the key)"
     )]
     Decode {
         /// The encoding that was applied.
