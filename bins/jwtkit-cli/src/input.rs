@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use clap::Args;
-use jwtkit_keys::{Algorithm, Jwk, SigningKey, VerifyingKey};
+use jwtkit_keys::{Algorithm, SigningKey, VerifyingKey};
 use jwtkit_secret::{Decoded, Secret, SecretEncoding, SecretSource};
 
 use crate::CliError;
@@ -136,33 +136,21 @@ fn read_key_file(path: &PathBuf) -> Result<String, CliError> {
     })
 }
 
-fn looks_like_json(text: &str) -> bool {
-    text.trim_start().starts_with('{')
-}
-
 /// A signing key from a PEM private key or a private JWK file.
 pub fn signing_key_from_file(
     path: &PathBuf,
     alg: Option<Algorithm>,
 ) -> Result<SigningKey, CliError> {
     let text = read_key_file(path)?;
-    let key = if looks_like_json(&text) {
-        Jwk::from_json(&text).and_then(|jwk| SigningKey::from_jwk(alg, &jwk))
-    } else {
-        SigningKey::from_pem(alg, &text)
-    };
-    key.map_err(|err| CliError::failure(format!("{}: {err}", path.display())))
+    SigningKey::from_pem_or_jwk(alg, &text)
+        .map_err(|err| CliError::failure(format!("{}: {err}", path.display())))
 }
 
 /// A verification key from a PEM (public or private) or a single JWK of any kty.
 pub fn verifying_key_from_file(path: &PathBuf) -> Result<VerifyingKey, CliError> {
     let text = read_key_file(path)?;
-    let key = if looks_like_json(&text) {
-        Jwk::from_json(&text).and_then(|jwk| VerifyingKey::from_jwk(&jwk))
-    } else {
-        VerifyingKey::from_pem(&text)
-    };
-    key.map_err(|err| CliError::failure(format!("{}: {err}", path.display())))
+    VerifyingKey::from_pem_or_jwk(&text)
+        .map_err(|err| CliError::failure(format!("{}: {err}", path.display())))
 }
 
 /// All usable keys of a JWKS file; skipped keys are reported on stderr.

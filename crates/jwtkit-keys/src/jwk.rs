@@ -189,6 +189,12 @@ pub struct ParsedKeySet {
     pub skipped: Vec<SkippedKey>,
 }
 
+/// True when a key file's text is a JWK rather than PEM: it starts with `{` after white space
+/// (PEM starts with `-----BEGIN`).
+pub(crate) fn looks_like_json(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
 /// Parses a JWK Set document. Only a document that is not `{"keys": [...]}` is an error; each
 /// key is parsed on its own so an unknown or broken key is skipped with a diagnostic.
 pub fn parse_key_set(json: &[u8]) -> Result<ParsedKeySet, KeyError> {

@@ -51,6 +51,17 @@ impl SigningKey {
         Self::from_private(algorithm, pem_keys::private_key(text)?)
     }
 
+    /// A signing key from the text of a key file, private key PEM or a private JWK: text that
+    /// starts with `{` (after white space) is read as a JWK ([`Self::from_jwk`]), anything else as
+    /// PEM ([`Self::from_pem`]).
+    pub fn from_pem_or_jwk(algorithm: Option<Algorithm>, text: &str) -> Result<Self, KeyError> {
+        if crate::jwk::looks_like_json(text) {
+            Self::from_jwk(algorithm, &Jwk::from_json(text)?)
+        } else {
+            Self::from_pem(algorithm, text)
+        }
+    }
+
     /// A signing key from a private JWK (`oct`, or `RSA`/`EC`/`OKP` with `d`). The algorithm is
     /// `algorithm`, else the JWK's `alg`, else the key's default.
     pub fn from_jwk(algorithm: Option<Algorithm>, jwk: &Jwk) -> Result<Self, KeyError> {

@@ -109,6 +109,16 @@ impl VerifyingKey {
         pem_keys::verifying_key(text)
     }
 
+    /// A public key from the text of a key file, PEM or a single JWK: text that starts with `{`
+    /// (after white space) is read as a JWK ([`Self::from_jwk`]), anything else as PEM.
+    pub fn from_pem_or_jwk(text: &str) -> Result<Self, KeyError> {
+        if crate::jwk::looks_like_json(text) {
+            Self::from_jwk(&Jwk::from_json(text)?)
+        } else {
+            Self::from_pem(text)
+        }
+    }
+
     /// A key from a JWK. `oct` keys become HMAC keys; asymmetric keys ignore private members.
     /// A JWK naming an `alg` is usable with that algorithm only; `use` other than `sig` and
     /// `key_ops` without `verify` are refused.
