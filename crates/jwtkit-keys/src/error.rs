@@ -38,6 +38,14 @@ pub enum KeyError {
     /// requires `y < p`): refused when loaded rather than reduced.
     #[error("the Ed25519 public key is not canonically encoded (its y is not below 2^255 - 19)")]
     Ed25519NonCanonical,
+    /// A symmetric (`oct`) key in a published JWK Set ([`KeySetOrigin::Published`]): anyone
+    /// who can fetch the set knows it, so it never verifies anything.
+    ///
+    /// [`KeySetOrigin::Published`]: crate::KeySetOrigin::Published
+    #[error(
+        "a symmetric (oct) key in a published key set is not used: whoever can fetch the set knows it"
+    )]
+    PublishedSymmetricKey,
     /// The PEM text could not be used.
     #[error("PEM key: {0}")]
     Pem(String),

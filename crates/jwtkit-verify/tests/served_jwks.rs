@@ -1,0 +1,76 @@
+//! A `Registry` against a JWK Set served on 127.0.0.1 by the test itself
+//! (`jwtkit_testsupport::jwks_server`), which changes what it serves and counts the fetches:
+//! published HMAC keys are never used.
+
+use jwtkit_keys::{Algorithm, SigningKey, b64, keygen};
+use jwtkit_mint::{Expiry, GenericProfile, Minter};
+use jwtkit_secret::Secret;
+use jwtkit_testsupport::jwks_server::JwksServer;
+use jwtkit_verify::{IssuerConfig, JwksCache, JwksConfig, KeySource, Policy, Registry};
+use serde_json::{Value, json};
+
+const ISS: &str = "https://idp.example";
+
+/// A signing key with `kid` and its public JWK as served.
+fn es256(kid: &str) -> (SigningKey, Value) {
+    let pair = keygen::generate(Algorithm::ES256, 0).unwrap();
+    let signer = SigningKey::from_pem(None, &pair.private_pem)
+        .unwrap()
+        .with_kid(Some(kid.into()));
+    let mut jwk = serde_json::to_value(&pair.public_jwk).unwrap();
+    jwk["kid"] = kid.into();
+    (signer, jwk)
+}
+
+fn mint(key: SigningKey) -> String {
+    let profile = GenericProfile {
+        subject: Some("svc".into()),
+        issuer: Some(ISS.into()),
+        expiry: Expiry::After(300),
+        ..GenericProfile::default()
+    };
+    Minter::new(key)
+        .mint(&profile.claims(jwtkit_mint::now()).unwrap())
+        .unwrap()
+}
+
+fn registry(server: &JwksServer, tweak: impl FnOnce(&mut JwksConfig)) -> Registry {
+    let mut config = JwksConfig::jwks_url(server.url.clone());
+    tweak(&mut config);
+    Registry::new(vec![IssuerConfig {
+        name: "idp".into(),
+        issuers: vec![ISS.into()],
+        keys: KeySource::Jwks(JwksCache::new(config).unwrap()),
+        policy: Policy::default(),
+    }])
+    .unwrap()
+}
+
+async fn code(registry: &Registry, token: &str) -> &'static str {
+    match registry.validate(token).await {
+        Ok(_) => "ok",
+        Err(err) => err.code(),
+    }
+}
+
+fn stats(registry: &Registry) -> jwtkit_verify::JwksStats {
+    registry.jwks_stats().remove(0).1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_hmac_key_never_verifies_and_the_sets_other_keys_still_do() {
+    let secret = Secret::generate(32).unwrap();
+    let (es, es_jwk) = es256("es-key");
+    let oct = json!({"kty": "oct", "kid": "published-hmac-key", "alg": "HS256", "k": b64::encode(secret.expose_bytes())});
+    let server = JwksServer::start(&json!({"keys": [oct, es_jwk]})).await;
+    let registry = registry(&server, |_| {}).with_token_cache(100);
+
+    let hmac = || SigningKey::hmac(Algorithm::HS256, &secret).unwrap();
+    let with_kid = mint(hmac().with_kid(Some("published-hmac-key".into())));
+    assert_eq!(code(&registry, &with_kid).await, "unknown_kid");
+    let without_kid = mint(hmac());
+    assert_eq!(code(&registry, &without_kid).await, "alg_not_allowed");
+    assert_eq!(code(&registry, &mint(es)).await, "ok");
+    let stats = stats(&registry);
+    assert_eq!((stats.key_count, stats.skipped_keys), (1, 1), "{stats:?}");
+}
