@@ -199,9 +199,33 @@ impl JwksCache {
         }
     }
 
-    /// Fetches now (single-flight with other callers), ignoring cooldown and back-off.
+    /// Fetches now, whatever the held set's lifetime, within the same limits as every other
+    /// fetch: callers arriving while a fetch runs share its outcome (single-flight), and within
+    /// `retry_after_failure` of a failed fetch no new one is made ([`JwksError::Unavailable`]
+    /// at once). The unknown-kid cooldown does not apply.
     pub async fn refresh(&self) -> Result<Arc<KeySetSnapshot>, JwksError> {
+        let generation = lock(&self.inner.attempts).generation;
         let _fetching = self.inner.fetching.lock().await;
+        {
+            let attempts = lock(&self.inner.attempts);
+            if attempts.generation != generation {
+                // Another caller fetched while we waited for the lock: its outcome is ours.
+                return match attempts.last_error.clone() {
+                    Some(err) => Err(err),
+                    None => {
+                        drop(attempts);
+                        self.snapshot().ok_or_else(|| JwksError::Unavailable {
+                            last_error: "no fetch completed".into(),
+                        })
+                    }
+                };
+            }
+            if let Some(err) = self.failed_recently(&attempts) {
+                return Err(JwksError::Unavailable {
+                    last_error: err.to_string(),
+                });
+            }
+        }
         self.fetch_and_publish().await
     }
 
@@ -222,11 +246,16 @@ impl JwksCache {
     }
 
     fn backing_off(&self) -> bool {
-        let attempts = lock(&self.inner.attempts);
-        attempts.last_error.is_some()
-            && attempts
+        self.failed_recently(&lock(&self.inner.attempts)).is_some()
+    }
+
+    /// The last fetch's error while it is within `retry_after_failure`: no new fetch until then.
+    fn failed_recently<'a>(&self, attempts: &'a Attempts) -> Option<&'a JwksError> {
+        attempts.last_error.as_ref().filter(|_| {
+            attempts
                 .last_at
                 .is_some_and(|at| at.elapsed() < self.inner.config.retry_after_failure)
+        })
     }
 
     async fn refresh_with(&self, trigger: Trigger) -> Result<Arc<KeySetSnapshot>, JwksError> {

@@ -1,6 +1,8 @@
 //! The cache against a JWK Set served on 127.0.0.1 by the test itself
 //! (`jwtkit_testsupport::jwks_server`), which counts the fetches on the server side.
 
+use std::time::Duration;
+
 use jwtkit_jwks::{JwksCache, JwksConfig, JwksError};
 use jwtkit_keys::{Algorithm, KeyKind, b64, keygen, parse_key_set};
 use jwtkit_testsupport::jwks_server::JwksServer;
@@ -11,6 +13,54 @@ fn es256(kid: &str) -> Value {
     let mut jwk = serde_json::to_value(&pair.public_jwk).unwrap();
     jwk["kid"] = kid.into();
     jwk
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_shares_a_running_fetch_and_obeys_the_back_off() {
+    let server = JwksServer::start(&json!({"keys": [es256("key")]})).await;
+    server.set_delay(Duration::from_millis(300));
+    let mut config = JwksConfig::jwks_url(server.url.clone());
+    config.retry_after_failure = Duration::from_millis(500);
+    let cache = JwksCache::new(config).unwrap();
+
+    // Callers arriving while a fetch runs share it.
+    let calls: Vec<_> = (0..10)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.refresh().await.map(|s| s.version) })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap(), Ok(1));
+    }
+    assert_eq!(server.requests(), 1, "10 concurrent refreshes");
+
+    // An explicit refresh still fetches when the last fetch succeeded.
+    assert_eq!(cache.refresh().await.unwrap().version, 2);
+    assert_eq!(server.requests(), 2);
+
+    // After a failed fetch, refreshes within the back-off make no request and say why.
+    server.set_status(500);
+    server.set_delay(Duration::ZERO);
+    let err = cache.refresh().await.unwrap_err();
+    assert!(
+        matches!(err, JwksError::Status { status: 500, .. }),
+        "{err}"
+    );
+    for _ in 0..50 {
+        let err = cache.refresh().await.unwrap_err();
+        assert!(
+            matches!(&err, JwksError::Unavailable { last_error } if last_error.contains("500")),
+            "{err}"
+        );
+    }
+    assert_eq!(server.requests(), 3, "50 refreshes during the back-off");
+    // The held set is untouched by the failures; after the back-off the next refresh fetches.
+    assert_eq!(cache.keys().await.unwrap().version, 2);
+    server.set_status(200);
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    assert_eq!(cache.refresh().await.unwrap().version, 3);
+    assert_eq!(server.requests(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,6 +86,14 @@ impl Issuer {
             KeySource::Jwks(cache) => cache.usable_version(),
         }
     }
+
+    /// True while the issuer's keys are usable; no side effects.
+    fn is_ready(&self) -> bool {
+        match &self.keys {
+            KeySource::Static(_) => true,
+            KeySource::Jwks(cache) => cache.usable_version().is_some(),
+        }
+    }
 }
 
 /// Routes tokens to their issuer's keys and policy, with an optional verified-token cache.
@@ -161,11 +169,16 @@ impl Registry {
         self
     }
 
-    /// Fetches every JWKS now; returns the first error (others still get fetched).
+    /// Fetches the key set of every JWKS-backed issuer that holds no usable keys; returns the
+    /// first error (the other issuers are still tried). Issuers with usable keys are left alone.
+    /// The fetches obey the same limits as validation's: callers share a running fetch, and
+    /// within `retry_after_failure` of a failed fetch no new one is made (the error comes back
+    /// at once), so calling this on every readiness probe cannot flood a failing IdP.
     pub async fn warm_up(&self) -> Result<(), VerifyError> {
         let mut first_error = None;
         for issuer in &self.issuers {
             if let KeySource::Jwks(cache) = &issuer.keys
+                && !issuer.is_ready()
                 && let Err(err) = cache.refresh().await
             {
                 first_error.get_or_insert(VerifyError::JwksUnavailable(format!(
@@ -179,7 +192,7 @@ impl Registry {
 
     /// True when every issuer has usable keys.
     pub fn is_ready(&self) -> bool {
-        self.issuers.iter().all(|i| i.key_version().is_some())
+        self.issuers.iter().all(Issuer::is_ready)
     }
 
     /// Key-set statistics per JWKS-backed issuer, by name.

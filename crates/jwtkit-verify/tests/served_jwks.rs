@@ -1,6 +1,9 @@
 //! A `Registry` against a JWK Set served on 127.0.0.1 by the test itself
 //! (`jwtkit_testsupport::jwks_server`), which changes what it serves and counts the fetches:
-//! published HMAC keys are never used.
+//! published HMAC keys are never used, and warming up obeys the fetch back-off.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use jwtkit_keys::{Algorithm, SigningKey, b64, keygen};
 use jwtkit_mint::{Expiry, GenericProfile, Minter};
@@ -73,4 +76,47 @@ async fn a_published_hmac_key_never_verifies_and_the_sets_other_keys_still_do() 
     assert_eq!(code(&registry, &mint(es)).await, "ok");
     let stats = stats(&registry);
     assert_eq!((stats.key_count, stats.skipped_keys), (1, 1), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_up_on_every_probe_obeys_the_fetch_back_off() {
+    let (_, jwk) = es256("key");
+    let server = JwksServer::start(&json!({"keys": [jwk]})).await;
+    server.set_status(503);
+    // Default settings: the back-off after a failed fetch is 5 s.
+    let registry = registry(&server, |_| {});
+    for _ in 0..50 {
+        assert!(registry.warm_up().await.is_err());
+        assert!(!registry.is_ready());
+    }
+    assert_eq!(server.requests(), 1, "50 warm-ups while the IdP fails");
+
+    // Concurrent warm-ups share one fetch too, and once the IdP answers and the back-off has
+    // passed, the next warm-up loads the keys; then warm-ups fetch nothing while keys are held.
+    let registry = Arc::new(registry_with_short_back_off(&server));
+    let before = server.requests();
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let registry = registry.clone();
+            tokio::spawn(async move { registry.warm_up().await.is_err() })
+        })
+        .collect();
+    for call in calls {
+        assert!(call.await.unwrap());
+    }
+    assert_eq!(server.requests() - before, 1, "20 concurrent warm-ups");
+    server.set_status(200);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    registry.warm_up().await.unwrap();
+    assert!(registry.is_ready());
+    for _ in 0..50 {
+        registry.warm_up().await.unwrap();
+    }
+    assert_eq!(server.requests() - before, 2, "warm-ups with keys held");
+}
+
+fn registry_with_short_back_off(server: &JwksServer) -> Registry {
+    registry(server, |c| {
+        c.retry_after_failure = Duration::from_millis(300)
+    })
 }
