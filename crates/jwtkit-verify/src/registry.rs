@@ -79,11 +79,14 @@ struct Issuer {
 }
 
 impl Issuer {
-    /// The version of the keys a cached verdict must match, `None` when keys are unusable.
-    fn key_version(&self) -> Option<u64> {
+    /// The version of the keys a cached verdict must match, `None` when keys are unusable. A
+    /// hit uses the key set as a validation would, so it also starts the set's background
+    /// refresh when due: without that, a verdict cached under a key the IdP has since removed
+    /// would be accepted until some uncached token happened to cause a fetch.
+    fn key_version_for_hit(&self) -> Option<u64> {
         match &self.keys {
             KeySource::Static(_) => Some(0),
-            KeySource::Jwks(cache) => cache.usable_version(),
+            KeySource::Jwks(cache) => cache.version_for_cached_verdict(),
         }
     }
 
@@ -226,7 +229,12 @@ impl Registry {
         if let Some(cache) = &self.cache
             && token.len() <= self.max_token_bytes
             && let Some(hit) = cache.get(token)
-            && cache.still_valid(token, &hit, self.issuers[hit.issuer].key_version(), now)
+            && cache.still_valid(
+                token,
+                &hit,
+                self.issuers[hit.issuer].key_version_for_hit(),
+                now,
+            )
         {
             return Ok(hit.validated.clone());
         }
