@@ -152,35 +152,55 @@ impl JwksCache {
             .is_some_and(|s| Instant::now() <= s.fresh_until + self.inner.config.max_stale)
     }
 
-    /// The version of the held set while it is usable (within its stale bound): caches of
-    /// verified tokens compare it to drop entries when keys change or expire.
+    /// The version of the held set while it is usable (within its stale bound), without side
+    /// effects (for readiness and statistics). A cache of verified tokens uses
+    /// [`JwksCache::version_for_cached_verdict`] instead, which keeps the set refreshed.
     pub fn usable_version(&self) -> Option<u64> {
         self.snapshot()
             .filter(|s| self.usable(s))
             .map(|s| s.version)
     }
 
+    /// The version of the held set, for a verdict reached earlier with keys of this cache (a
+    /// verified-token cache hit): `None` when the set is no longer usable. The held set is used
+    /// exactly as [`JwksCache::keys`] uses it: when it is due for refresh, a background refresh
+    /// starts (single-flight, not during the back-off after a failed fetch) and this call does
+    /// not wait for it. So a hit keeps the set refreshed as validation does, and once a refresh
+    /// has dropped a key the version differs and the cached verdicts made with the old set are
+    /// no longer used.
+    pub fn version_for_cached_verdict(&self) -> Option<u64> {
+        self.held().map(|s| s.version)
+    }
+
     /// The key set to verify with. Never waits on the network while a usable set is held: a set
     /// near or past its lifetime is refreshed in the background and served meanwhile, for at most
     /// `max_stale` past its lifetime.
     pub async fn keys(&self) -> Result<Arc<KeySetSnapshot>, JwksError> {
+        match self.held() {
+            Some(snap) => Ok(snap),
+            None => self.refresh_with(Trigger::Needed).await,
+        }
+    }
+
+    /// The held set while it is usable, starting the background refresh when it is due; every
+    /// use of held keys goes through here so that every use keeps them refreshed.
+    fn held(&self) -> Option<Arc<KeySetSnapshot>> {
+        let snap = self.snapshot()?;
         let now = Instant::now();
-        match self.snapshot() {
-            Some(snap) if now < snap.fresh_until => {
-                if now >= snap.refresh_at {
-                    self.refresh_in_background();
-                }
-                Ok(snap)
-            }
-            Some(snap) if now <= snap.fresh_until + self.inner.config.max_stale => {
-                self.inner
-                    .counters
-                    .stale_serves
-                    .fetch_add(1, Ordering::Relaxed);
+        if now < snap.fresh_until {
+            if now >= snap.refresh_at {
                 self.refresh_in_background();
-                Ok(snap)
             }
-            _ => self.refresh_with(Trigger::Needed).await,
+            Some(snap)
+        } else if now <= snap.fresh_until + self.inner.config.max_stale {
+            self.inner
+                .counters
+                .stale_serves
+                .fetch_add(1, Ordering::Relaxed);
+            self.refresh_in_background();
+            Some(snap)
+        } else {
+            None
         }
     }
 
@@ -199,13 +219,40 @@ impl JwksCache {
         }
     }
 
-    /// Fetches now (single-flight with other callers), ignoring cooldown and back-off.
+    /// Fetches now, whatever the held set's lifetime, within the same limits as every other
+    /// fetch: callers arriving while a fetch runs share its outcome (single-flight), and within
+    /// `retry_after_failure` of a failed fetch no new one is made ([`JwksError::Unavailable`]
+    /// at once). The unknown-kid cooldown does not apply.
     pub async fn refresh(&self) -> Result<Arc<KeySetSnapshot>, JwksError> {
+        let generation = lock(&self.inner.attempts).generation;
         let _fetching = self.inner.fetching.lock().await;
+        {
+            let attempts = lock(&self.inner.attempts);
+            if attempts.generation != generation {
+                // Another caller fetched while we waited for the lock: its outcome is ours.
+                return match attempts.last_error.clone() {
+                    Some(err) => Err(err),
+                    None => {
+                        drop(attempts);
+                        self.snapshot().ok_or_else(|| JwksError::Unavailable {
+                            last_error: "no fetch completed".into(),
+                        })
+                    }
+                };
+            }
+            if let Some(err) = self.failed_recently(&attempts) {
+                return Err(JwksError::Unavailable {
+                    last_error: err.to_string(),
+                });
+            }
+        }
         self.fetch_and_publish().await
     }
 
     fn refresh_in_background(&self) {
+        // Read before checking for a running fetch: a fetch that completes after this point
+        // changes it, and the spawned task then has nothing left to do.
+        let generation = lock(&self.inner.attempts).generation;
         // try_lock: when a fetch is already running there is nothing to start.
         if self.inner.fetching.try_lock().is_err() || self.backing_off() {
             return;
@@ -216,17 +263,27 @@ impl JwksCache {
                 let Ok(_fetching) = cache.inner.fetching.try_lock() else {
                     return;
                 };
+                // Several callers may have spawned a refresh before the first one ran; only
+                // one fetch is made for them.
+                if lock(&cache.inner.attempts).generation != generation {
+                    return;
+                }
                 let _ = cache.fetch_and_publish().await;
             });
         }
     }
 
     fn backing_off(&self) -> bool {
-        let attempts = lock(&self.inner.attempts);
-        attempts.last_error.is_some()
-            && attempts
+        self.failed_recently(&lock(&self.inner.attempts)).is_some()
+    }
+
+    /// The last fetch's error while it is within `retry_after_failure`: no new fetch until then.
+    fn failed_recently<'a>(&self, attempts: &'a Attempts) -> Option<&'a JwksError> {
+        attempts.last_error.as_ref().filter(|_| {
+            attempts
                 .last_at
                 .is_some_and(|at| at.elapsed() < self.inner.config.retry_after_failure)
+        })
     }
 
     async fn refresh_with(&self, trigger: Trigger) -> Result<Arc<KeySetSnapshot>, JwksError> {

@@ -44,7 +44,8 @@ pub enum JwksError {
         /// The document's issuer.
         found: String,
     },
-    /// A recent fetch failed and the back-off has not elapsed; no usable cached keys.
+    /// A recent fetch failed and the back-off has not elapsed, so no new fetch was made (and,
+    /// for a lookup, no usable cached keys are held).
     #[error("no usable keys (last fetch failed: {last_error})")]
     Unavailable {
         /// The error of the last attempt.

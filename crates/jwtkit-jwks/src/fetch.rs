@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use jwtkit_keys::{ParsedKeySet, parse_key_set};
+use jwtkit_keys::{KeySetOrigin, ParsedKeySet, parse_key_set_from};
 use serde::Deserialize;
 
 use crate::{JwksConfig, JwksError};
@@ -91,18 +91,21 @@ fn without_url(err: &reqwest::Error) -> String {
     deepest.unwrap_or_else(|| err.to_string())
 }
 
-/// Fetches and parses a JWK Set; a set without one usable key is an error, so a broken
-/// response never replaces a working set.
+/// Fetches and parses a JWK Set as a published one (symmetric keys skipped); a set without one
+/// usable key is an error, so a broken response never replaces a working set.
 pub(crate) async fn key_set(
     client: &reqwest::Client,
     url: &str,
     config: &JwksConfig,
 ) -> Result<Fetched, JwksError> {
     let (body, cache_control) = get(client, url, config.max_response_bytes).await?;
-    let keys = parse_key_set(&body).map_err(|err| JwksError::Invalid {
-        url: url.to_owned(),
-        reason: err.to_string(),
-    })?;
+    // A fetched set is public: its symmetric keys are skipped (logged with the other skipped
+    // keys, their kid shortened), never used as HMAC secrets.
+    let keys =
+        parse_key_set_from(&body, KeySetOrigin::Published).map_err(|err| JwksError::Invalid {
+            url: url.to_owned(),
+            reason: err.to_string(),
+        })?;
     if keys.keys.is_empty() {
         let reasons: Vec<String> = keys
             .skipped

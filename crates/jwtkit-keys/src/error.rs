@@ -29,6 +29,23 @@ pub enum KeyError {
         /// Modulus size in bits.
         bits: usize,
     },
+    /// An Ed25519 public key that is one of the eight points of small order (or an encoding of
+    /// one): such a key verifies signatures nobody made (the identity point verifies one fixed
+    /// signature over every message), so it is refused when loaded, from any source.
+    #[error("the Ed25519 public key is a point of small order: it would accept forged signatures")]
+    Ed25519SmallOrder,
+    /// An Ed25519 public key whose encoded `y` is not below the field prime (RFC 8032 §5.1.3
+    /// requires `y < p`): refused when loaded rather than reduced.
+    #[error("the Ed25519 public key is not canonically encoded (its y is not below 2^255 - 19)")]
+    Ed25519NonCanonical,
+    /// A symmetric (`oct`) key in a published JWK Set ([`KeySetOrigin::Published`]): anyone
+    /// who can fetch the set knows it, so it never verifies anything.
+    ///
+    /// [`KeySetOrigin::Published`]: crate::KeySetOrigin::Published
+    #[error(
+        "a symmetric (oct) key in a published key set is not used: whoever can fetch the set knows it"
+    )]
+    PublishedSymmetricKey,
     /// The PEM text could not be used.
     #[error("PEM key: {0}")]
     Pem(String),

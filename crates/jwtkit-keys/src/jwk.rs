@@ -195,9 +195,31 @@ pub(crate) fn looks_like_json(text: &str) -> bool {
     text.trim_start().starts_with('{')
 }
 
-/// Parses a JWK Set document. Only a document that is not `{"keys": [...]}` is an error; each
-/// key is parsed on its own so an unknown or broken key is skipped with a diagnostic.
+/// Where a JWK Set document comes from, which decides whether it may hold symmetric keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySetOrigin {
+    /// A document the operator configured (a local file): its `oct` keys are shared secrets
+    /// and are loaded as HMAC keys.
+    Local,
+    /// A document published for anyone who can fetch it (a JWKS URL, OIDC discovery's
+    /// `jwks_uri`): an `oct` key in it is no secret, so it is skipped without its `k` being
+    /// read, and its `kid` is kept only to its first [`PUBLISHED_OCT_KID_SHOWN`] characters.
+    Published,
+}
+
+/// How many characters of the `kid` of a skipped published `oct` key are kept for diagnostics.
+pub const PUBLISHED_OCT_KID_SHOWN: usize = 8;
+
+/// Parses a JWK Set document the operator configured ([`KeySetOrigin::Local`]): see
+/// [`parse_key_set_from`].
 pub fn parse_key_set(json: &[u8]) -> Result<ParsedKeySet, KeyError> {
+    parse_key_set_from(json, KeySetOrigin::Local)
+}
+
+/// Parses a JWK Set document. Only a document that is not `{"keys": [...]}` is an error; each
+/// key is parsed on its own so an unknown or broken key is skipped with a diagnostic, and so is
+/// every symmetric key of a [`KeySetOrigin::Published`] document.
+pub fn parse_key_set_from(json: &[u8], origin: KeySetOrigin) -> Result<ParsedKeySet, KeyError> {
     #[derive(Deserialize)]
     struct RawSet {
         keys: Vec<serde_json::Value>,
@@ -213,10 +235,18 @@ pub fn parse_key_set(json: &[u8]) -> Result<ParsedKeySet, KeyError> {
         .map_err(|err| KeyError::Jwk(format!("not a JWK Set ({{\"keys\": [...]}}): {err}")))?;
     let mut parsed = ParsedKeySet::default();
     for (index, value) in raw.keys.into_iter().enumerate() {
-        let kid = value
-            .get("kid")
-            .and_then(|k| k.as_str())
-            .map(|k| k.chars().take(64).collect());
+        let kid = value.get("kid").and_then(|k| k.as_str());
+        let published_secret = origin == KeySetOrigin::Published
+            && value.get("kty").and_then(|k| k.as_str()) == Some("oct");
+        if published_secret {
+            parsed.skipped.push(SkippedKey {
+                index,
+                kid: kid.map(|kid| clip_kid(kid, PUBLISHED_OCT_KID_SHOWN)),
+                reason: KeyError::PublishedSymmetricKey.to_string(),
+            });
+            continue;
+        }
+        let kid = kid.map(|k| k.chars().take(64).collect());
         let result = serde_json::from_value::<Jwk>(value)
             .map_err(|err| KeyError::Jwk(format!("malformed key: {err}")))
             .and_then(|jwk| VerifyingKey::from_jwk(&jwk));
@@ -230,6 +260,15 @@ pub fn parse_key_set(json: &[u8]) -> Result<ParsedKeySet, KeyError> {
         }
     }
     Ok(parsed)
+}
+
+/// The first `shown` characters of a `kid`, marked when cut.
+fn clip_kid(kid: &str, shown: usize) -> String {
+    let mut clipped: String = kid.chars().take(shown).collect();
+    if kid.chars().nth(shown).is_some() {
+        clipped.push('…');
+    }
+    clipped
 }
 
 #[cfg(test)]

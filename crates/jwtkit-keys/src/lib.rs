@@ -8,7 +8,8 @@
 //!   its [`KeyKind`] and, when its JWK names an `alg`, to that algorithm only: an RSA public key can
 //!   never be used as an HMAC secret (the classic RS/HS confusion), whatever a token's header says.
 //! - [`parse_key_set`]: a JWK Set where one unusable key is skipped with a reason instead of
-//!   failing the whole set.
+//!   failing the whole set; [`parse_key_set_from`] with [`KeySetOrigin::Published`] also skips
+//!   the symmetric keys of a set anyone can fetch.
 //! - [`keygen::generate`]: new key pairs as PEM plus a public JWK whose `kid` is the RFC 7638
 //!   thumbprint.
 //!
@@ -40,6 +41,9 @@ mod verifying;
 
 pub use algorithm::{Algorithm, EcCurve, KeyKind};
 pub use error::{KeyError, SignatureError};
-pub use jwk::{Jwk, JwkSet, ParsedKeySet, SkippedKey, parse_key_set};
+pub use jwk::{
+    Jwk, JwkSet, KeySetOrigin, PUBLISHED_OCT_KID_SHOWN, ParsedKeySet, SkippedKey, parse_key_set,
+    parse_key_set_from,
+};
 pub use signing::SigningKey;
 pub use verifying::{VerifyingKey, hmac_matches_for_diagnosis};

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents, VerificationAlgorithm};
 use jwtkit_secret::Secret;
@@ -85,11 +86,10 @@ impl VerifyingKey {
                 ParsedPublicKey::new(public_algorithm(alg), der)
             });
         }
-        [
+        if let Some(key) = [
             KeyKind::Ec(EcCurve::P256),
             KeyKind::Ec(EcCurve::P384),
             KeyKind::Ec(EcCurve::P521),
-            KeyKind::Ed25519,
         ]
         .into_iter()
         .find_map(|kind| {
@@ -97,9 +97,32 @@ impl VerifyingKey {
                 ParsedPublicKey::new(public_algorithm(alg), der)
             })
             .ok()
-        })
-        .ok_or_else(|| {
-            KeyError::Pem("not an RSA, EC P-256/P-384/P-521 or Ed25519 public key".into())
+        }) {
+            return Ok(key);
+        }
+        // Ed25519 goes through the same point checks as a JWK's `x`: the DER is parsed only to
+        // take the raw 32 bytes out of it (its last 32 bytes once re-encoded canonically).
+        let raw = ParsedPublicKey::new(&signature::ED25519, der)
+            .ok()
+            .and_then(|parsed| parsed.as_der().ok())
+            .and_then(|spki| {
+                let spki = spki.as_ref();
+                spki.get(spki.len().checked_sub(ED25519_PUBLIC_KEY_LEN)?..)
+                    .map(<[u8]>::to_vec)
+            })
+            .ok_or_else(|| {
+                KeyError::Pem("not an RSA, EC P-256/P-384/P-521 or Ed25519 public key".into())
+            })?;
+        Self::ed25519(&raw, None)
+    }
+
+    /// The one constructor of Ed25519 public keys (JWK `x`, SubjectPublicKeyInfo DER, and so
+    /// PEM files, JWK Set files and fetched sets): refuses non-canonical encodings and points of
+    /// small order before the key is usable.
+    fn ed25519(raw: &[u8], only: Option<Algorithm>) -> Result<Self, KeyError> {
+        check_ed25519_point(raw)?;
+        Self::build(KeyKind::Ed25519, only, |alg| {
+            ParsedPublicKey::new(public_algorithm(alg), raw)
         })
     }
 
@@ -199,10 +222,7 @@ impl VerifyingKey {
                 if crv != "Ed25519" {
                     return Err(KeyError::Jwk(format!("unsupported OKP curve {crv:?}")));
                 }
-                let x = jwk.member("x")?;
-                Self::build(KeyKind::Ed25519, only, |alg| {
-                    ParsedPublicKey::new(public_algorithm(alg), &x)
-                })?
+                Self::ed25519(&jwk.member("x")?, only)?
             }
             other => {
                 let shown: String = other.chars().take(16).collect();
@@ -311,6 +331,62 @@ impl fmt::Debug for VerifyingKey {
             .field("algorithms", &self.algorithms().collect::<Vec<_>>())
             .finish()
     }
+}
+
+const ED25519_PUBLIC_KEY_LEN: usize = 32;
+
+/// The field prime 2^255 - 19, little-endian as Ed25519 encodes `y` (RFC 8032 §5.1.2).
+const FIELD_PRIME: [u8; 32] = {
+    let mut p = [0xff; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    p
+};
+
+/// The `y` of every point of small order, sign bit cleared: 0 (the two points of order 4),
+/// 1 (the identity), p - 1 (order 2) and the `y` of the four points of order 8 (two values).
+/// Matching on `y` alone also refuses the sign-bit-set encodings of x = 0 ("negative zero").
+const SMALL_ORDER_Y: [[u8; 32]; 5] = [
+    [0; 32],
+    {
+        let mut one = [0; 32];
+        one[0] = 1;
+        one
+    },
+    {
+        let mut minus_one = FIELD_PRIME;
+        minus_one[0] = 0xec;
+        minus_one
+    },
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+];
+
+/// Refuses Ed25519 public key encodings that aws-lc accepts but that must not be trusted:
+/// `y >= p` (non-canonical) and the points of small order, with which a fixed signature
+/// verifies over any message (or over a large share of messages). Other lengths are left to
+/// the parser, which refuses them.
+fn check_ed25519_point(raw: &[u8]) -> Result<(), KeyError> {
+    let Ok(mut y) = <[u8; ED25519_PUBLIC_KEY_LEN]>::try_from(raw) else {
+        return Ok(());
+    };
+    y[31] &= 0x7f;
+    // Little-endian: compare from the most significant byte down.
+    if y.iter().rev().cmp(FIELD_PRIME.iter().rev()) != std::cmp::Ordering::Less {
+        return Err(KeyError::Ed25519NonCanonical);
+    }
+    if SMALL_ORDER_Y.contains(&y) {
+        return Err(KeyError::Ed25519SmallOrder);
+    }
+    Ok(())
 }
 
 fn rejected(kind: KeyKind) -> KeyError {

@@ -79,11 +79,22 @@ struct Issuer {
 }
 
 impl Issuer {
-    /// The version of the keys a cached verdict must match, `None` when keys are unusable.
-    fn key_version(&self) -> Option<u64> {
+    /// The version of the keys a cached verdict must match, `None` when keys are unusable. A
+    /// hit uses the key set as a validation would, so it also starts the set's background
+    /// refresh when due: without that, a verdict cached under a key the IdP has since removed
+    /// would be accepted until some uncached token happened to cause a fetch.
+    fn key_version_for_hit(&self) -> Option<u64> {
         match &self.keys {
             KeySource::Static(_) => Some(0),
-            KeySource::Jwks(cache) => cache.usable_version(),
+            KeySource::Jwks(cache) => cache.version_for_cached_verdict(),
+        }
+    }
+
+    /// True while the issuer's keys are usable; no side effects.
+    fn is_ready(&self) -> bool {
+        match &self.keys {
+            KeySource::Static(_) => true,
+            KeySource::Jwks(cache) => cache.usable_version().is_some(),
         }
     }
 }
@@ -161,11 +172,16 @@ impl Registry {
         self
     }
 
-    /// Fetches every JWKS now; returns the first error (others still get fetched).
+    /// Fetches the key set of every JWKS-backed issuer that holds no usable keys; returns the
+    /// first error (the other issuers are still tried). Issuers with usable keys are left alone.
+    /// The fetches obey the same limits as validation's: callers share a running fetch, and
+    /// within `retry_after_failure` of a failed fetch no new one is made (the error comes back
+    /// at once), so calling this on every readiness probe cannot flood a failing IdP.
     pub async fn warm_up(&self) -> Result<(), VerifyError> {
         let mut first_error = None;
         for issuer in &self.issuers {
             if let KeySource::Jwks(cache) = &issuer.keys
+                && !issuer.is_ready()
                 && let Err(err) = cache.refresh().await
             {
                 first_error.get_or_insert(VerifyError::JwksUnavailable(format!(
@@ -179,7 +195,7 @@ impl Registry {
 
     /// True when every issuer has usable keys.
     pub fn is_ready(&self) -> bool {
-        self.issuers.iter().all(|i| i.key_version().is_some())
+        self.issuers.iter().all(Issuer::is_ready)
     }
 
     /// Key-set statistics per JWKS-backed issuer, by name.
@@ -213,7 +229,12 @@ impl Registry {
         if let Some(cache) = &self.cache
             && token.len() <= self.max_token_bytes
             && let Some(hit) = cache.get(token)
-            && cache.still_valid(token, &hit, self.issuers[hit.issuer].key_version(), now)
+            && cache.still_valid(
+                token,
+                &hit,
+                self.issuers[hit.issuer].key_version_for_hit(),
+                now,
+            )
         {
             return Ok(hit.validated.clone());
         }

@@ -3,9 +3,11 @@
 //! [`attacks`] builds the attack-token corpus run against the library, the CLI and the proxy.
 //! [`Idp`] runs `testing/idp/idp.mjs` (the npm package `oidc-provider`) on 127.0.0.1 as a child
 //! process. It stops when the [`Idp`] is dropped, when the test process dies (its stdin pipe
-//! closes), or after its maximum lifetime.
+//! closes), or after its maximum lifetime. [`jwks_server::JwksServer`] serves a JWK Set the test
+//! changes at will, from inside the test process.
 
 pub mod attacks;
+pub mod jwks_server;
 pub mod leaks;
 
 use std::io::{BufRead, BufReader};
