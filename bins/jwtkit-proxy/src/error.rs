@@ -39,7 +39,7 @@ impl ApiError {
     /// 401 (or 503 when the issuer's keys are unavailable) for a rejected token.
     pub fn token(err: &VerifyError) -> Self {
         match err {
-            VerifyError::JwksUnavailable(_) => Self::new(
+            VerifyError::JwksUnavailable { .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 err.code(),
                 "the token issuer's keys cannot be fetched right now; retry later",

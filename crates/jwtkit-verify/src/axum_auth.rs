@@ -77,7 +77,7 @@ impl IntoResponse for AuthRejection {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 response
             }
-            Self::Invalid(err @ VerifyError::JwksUnavailable(_)) => json(
+            Self::Invalid(err @ VerifyError::JwksUnavailable { .. }) => json(
                 StatusCode::SERVICE_UNAVAILABLE,
                 err.code(),
                 "the token issuer's keys are unavailable; retry later",

@@ -1,3 +1,4 @@
+use jwtkit_jwks::JwksError;
 use jwtkit_keys::Algorithm;
 
 /// Why a token was rejected. Each variant has a stable [`VerifyError::code`] for machines and a
@@ -83,8 +84,14 @@ pub enum VerifyError {
         expected: String,
     },
     /// The issuer's keys could not be obtained and no usable cached keys remain.
-    #[error("the issuer's keys are unavailable: {0}")]
-    JwksUnavailable(String),
+    #[error("the keys of issuer {issuer:?} are unavailable: {source}")]
+    JwksUnavailable {
+        /// The issuer's configured name.
+        issuer: String,
+        /// Why the key set could not be fetched.
+        #[source]
+        source: JwksError,
+    },
 }
 
 impl VerifyError {
@@ -106,7 +113,7 @@ impl VerifyError {
             Self::MissingClaim(_) => "missing_claim",
             Self::InvalidClaim { .. } => "invalid_claim",
             Self::TypMismatch { .. } => "typ_mismatch",
-            Self::JwksUnavailable(_) => "jwks_unavailable",
+            Self::JwksUnavailable { .. } => "jwks_unavailable",
         }
     }
 
@@ -138,5 +145,26 @@ mod tests {
         let long = "x".repeat(100);
         assert_eq!(super::clip(&long).chars().count(), 65);
         assert_eq!(super::clip("short"), "short");
+    }
+
+    #[test]
+    fn jwks_unavailable_keeps_the_fetch_error_as_its_source() {
+        use std::error::Error as _;
+        let fetch = super::JwksError::Status {
+            url: "https://idp.example/jwks".into(),
+            status: 502,
+        };
+        let err = super::VerifyError::JwksUnavailable {
+            issuer: "idp".into(),
+            source: fetch.clone(),
+        };
+        assert_eq!(err.code(), "jwks_unavailable");
+        let source = err.source().expect("a source");
+        assert_eq!(
+            source.downcast_ref::<super::JwksError>(),
+            Some(&fetch),
+            "{source}"
+        );
+        assert!(err.to_string().contains("\"idp\""), "{err}");
     }
 }

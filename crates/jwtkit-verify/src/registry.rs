@@ -184,10 +184,10 @@ impl Registry {
                 && !issuer.is_ready()
                 && let Err(err) = cache.refresh().await
             {
-                first_error.get_or_insert(VerifyError::JwksUnavailable(format!(
-                    "{}: {err}",
-                    issuer.name
-                )));
+                first_error.get_or_insert(VerifyError::JwksUnavailable {
+                    issuer: issuer.name.to_string(),
+                    source: err,
+                });
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -279,8 +279,9 @@ impl Registry {
                 let snapshot = cache
                     .keys_for_kid(parsed.header.kid.as_deref())
                     .await
-                    .map_err(|err| {
-                        VerifyError::JwksUnavailable(format!("{}: {err}", issuer.name))
+                    .map_err(|source| VerifyError::JwksUnavailable {
+                        issuer: issuer.name.to_string(),
+                        source,
                     })?;
                 verify_with_keys(&snapshot.keys, &parsed)?;
                 snapshot.version
