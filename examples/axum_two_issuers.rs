@@ -37,7 +37,7 @@ fn env(name: &str) -> Result<String, String> {
 }
 
 fn registry() -> Result<Registry, String> {
-    // The IdP is fetched from its internal URL but names itself by its public one (seed 003).
+    // The IdP is fetched from its internal URL but names itself by its public one (Keycloak in Docker).
     let oidc_url = env("OIDC_URL")?;
     let oidc_issuer = std::env::var("OIDC_ISSUER").unwrap_or_else(|_| oidc_url.clone());
     let jwks = JwksCache::new(JwksConfig::discovery(oidc_url, Some(oidc_issuer.clone())))

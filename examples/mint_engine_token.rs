@@ -1,4 +1,4 @@
-//! Mint the Camunda engine token of seed 000 from a service: decode the engine secret the way
+//! Mint the Camunda 7 engine token from a service: decode the engine secret the way
 //! the engine does, refuse one the engine would silently replace, mint, print the fingerprint.
 //!
 //! ```text

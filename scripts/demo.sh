@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on an embedded default: no IdP, no upstream, only the jwtkit CLI. It walks through
-# the three seed workflows (API bearer token, Camunda engine token, Centrifugo agent token) and
+# the three workflows jwtkit replaces (API bearer token, Camunda engine token, Centrifugo agent token) and
 # the secret mix-up that `jwtkit doctor` explains.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,7 @@ ENGINE_SECRET=$(jwtkit secret generate --encoding base64)
 ENGINE_TOKEN=$(jwtkit mint --profile camunda --sub demo --secret "$ENGINE_SECRET")
 jwtkit decode --json "$ENGINE_TOKEN"
 
-step "the seed-000 mix-up: which reading of the secret did the signer use?"
+step "the engine-secret mix-up: which reading of the secret did the signer use?"
 jwtkit doctor "$ENGINE_TOKEN" --secret "$ENGINE_SECRET" || true
 
 step "Centrifugo connection token for an agent"

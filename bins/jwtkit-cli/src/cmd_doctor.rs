@@ -140,7 +140,7 @@ fn candidate_sources(args: &DoctorArgs) -> Vec<SecretSource> {
         )
         .collect();
     if sources.is_empty() {
-        // The variables the seed setups used, when present.
+        // The variables of the setups jwtkit replaces (generate_jwt.py, the FastAPI proxy, the engine), when present.
         for name in [DEFAULT_SECRET_ENV, "ENGINE_JWT_SECRET", "JWT_SECRET"] {
             if std::env::var_os(name).is_some() {
                 sources.push(SecretSource::Env(name.to_owned()));
@@ -231,7 +231,7 @@ fn check_signature(
                 ));
             } else if profile == Some(Profile::Camunda) && !names.split('/').any(|n| n == "base64")
             {
-                // Seed 000: the engine base64-decodes its secret, whatever the signer did.
+                // The Camunda engine base64-decodes its secret, whatever the signer did.
                 report.problem(format!(
                     "{what}  MATCHES, but the Camunda engine base64-decodes its secret, so it will \
                      reject this token; sign with the base64 reading (jwtkit mint --profile camunda does)"

@@ -114,7 +114,7 @@ fn signing_key(args: &MintArgs) -> Result<SigningKey, CliError> {
             "{alg} signs with a private key: pass --key FILE"
         )));
     }
-    // The Camunda engine base64-decodes its secret; everything else in the seeds used raw text.
+    // The Camunda engine base64-decodes its secret; the other tools jwtkit replaces use raw text.
     let (envs, encoding): (&[&str], _) = match args.profile {
         Profile::Camunda => (
             &["ENGINE_JWT_SECRET", DEFAULT_SECRET_ENV],

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use serde_json::json;
 
-/// The engine secret of seed 000: standard base64 of 32 bytes.
+/// A Camunda engine secret: standard base64 of 32 bytes.
 const ENGINE_SECRET: &str = "Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=";
 
 /// The single stdout line of a doctor report that contains `needle`.
@@ -436,7 +436,7 @@ fn doctor_of_a_malformed_token_is_invalid_malformed() {
 
 #[test]
 fn doctor_says_the_engine_reads_base64_when_a_camunda_token_was_signed_with_the_raw_text() {
-    // Seed 000: the proxy signed with the secret's text, the engine base64-decodes it.
+    // The FastAPI proxy signed with the secret's text, the engine base64-decodes it.
     let secret = "Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=".to_owned();
     let token = mint([
         "--profile",

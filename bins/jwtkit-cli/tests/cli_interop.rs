@@ -271,7 +271,7 @@ fn pyjwt_token_signed_with_another_key_is_bad_signature() {
 // ---------------------------------------------------------------------------------------------
 // Camunda: the engine base64-decodes its secret
 
-/// The engine secret of seed 000: standard base64 of 32 bytes.
+/// A Camunda engine secret: standard base64 of 32 bytes.
 const ENGINE_SECRET: &str = "Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=";
 
 const PYJWT_CAMUNDA_SIGN: &str = r#"

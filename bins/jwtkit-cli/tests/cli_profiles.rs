@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use common::*;
 use serde_json::{Value, json};
 
-/// The engine secret of seed 000: standard base64 of 32 bytes.
+/// A Camunda engine secret: standard base64 of 32 bytes.
 const ENGINE_SECRET: &str = "Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=";
 /// Standard base64 that decodes to 31 bytes: one short of what the engine accepts.
 const SHORT_ENGINE_SECRET: &str = "dGVzdGluZy1kZWZhdWx0LXNlY3JldC1mb3ItanNvbg==";

@@ -16,13 +16,13 @@ pub enum SecretEncoding {
     /// The UTF-8 bytes of the text are the key (PyJWT, jsonwebtoken's `from_secret`, Centrifugo).
     Raw,
     /// Standard base64 (`+/`), padding optional (Java's `Base64.getDecoder()`, Python's
-    /// `b64decode`); the Camunda engine of seed 000 decodes its secret this way.
+    /// `b64decode`); the Camunda 7 engine's JWT plugin decodes its secret this way.
     Base64,
     /// URL-safe base64 (`-_`), padding optional (JWK `k` values, `secrets.token_urlsafe`).
     Base64Url,
     /// Hexadecimal, either case, even length.
     Hex,
-    /// Standard base64 when the text is valid base64, raw otherwise: the fallback the seed-000
+    /// Standard base64 when the text is valid base64, raw otherwise: the fallback the FastAPI
     /// proxy applied. Callers must report the encoding that was chosen ([`crate::Decoded`]).
     Auto,
 }

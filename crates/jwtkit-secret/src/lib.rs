@@ -293,11 +293,11 @@ impl fmt::Debug for Fingerprint {
 mod tests {
     use super::*;
 
-    const SEED_000_SECRET: &str = "Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=";
+    const ENGINE_SECRET: &str = "Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=";
 
     #[test]
-    fn base64_secret_of_seed_000_decodes_to_32_bytes() {
-        let decoded = Secret::decode(SEED_000_SECRET, SecretEncoding::Base64).unwrap();
+    fn a_base64_engine_secret_decodes_to_32_bytes() {
+        let decoded = Secret::decode(ENGINE_SECRET, SecretEncoding::Base64).unwrap();
         assert_eq!(decoded.secret.len(), 32);
         assert_eq!(decoded.encoding, SecretEncoding::Base64);
         decoded.secret.check_length(HmacAlgorithm::Hs256).unwrap();
@@ -305,10 +305,10 @@ mod tests {
 
     #[test]
     fn raw_and_base64_readings_of_one_text_have_different_fingerprints() {
-        let raw = Secret::decode(SEED_000_SECRET, SecretEncoding::Raw)
+        let raw = Secret::decode(ENGINE_SECRET, SecretEncoding::Raw)
             .unwrap()
             .secret;
-        let b64 = Secret::decode(SEED_000_SECRET, SecretEncoding::Base64)
+        let b64 = Secret::decode(ENGINE_SECRET, SecretEncoding::Base64)
             .unwrap()
             .secret;
         assert_ne!(raw.fingerprint(), b64.fingerprint());
@@ -421,7 +421,7 @@ mod tests {
 
     #[test]
     fn interpretations_lists_each_decoding_encoding() {
-        let found: Vec<_> = Secret::interpretations(SEED_000_SECRET)
+        let found: Vec<_> = Secret::interpretations(ENGINE_SECRET)
             .into_iter()
             .map(|d| d.encoding)
             .collect();

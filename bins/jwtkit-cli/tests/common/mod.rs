@@ -1,7 +1,7 @@
 //! Helpers shared by the CLI integration tests: run the real `jwtkit` binary as a subprocess and
 //! look at its exit code, stdout and stderr.
 //!
-//! Every command starts with the secret variables of the seed setups removed, so a secret
+//! Every command starts with the secret variables of the replaced setups (JWT_SECRET_KEY, ENGINE_JWT_SECRET, ...) removed, so a secret
 //! exported in the developer's shell can never make a test pass or fail.
 
 // Each test file uses a different subset of these helpers.
