@@ -289,7 +289,12 @@ fn valid_tokens() -> &'static [(String, Validator); 6] {
                 "roles": ["a", "b"],
             });
             let token = minter.mint(&claims).expect("mint");
-            let validator = validator(&minter, Policy::default());
+            // The token names its audiences, so the validator must accept one of them.
+            let policy = Policy {
+                audiences: vec!["api".into()],
+                ..Policy::default()
+            };
+            let validator = validator(&minter, policy);
             validator
                 .validate_at(&token, NOW)
                 .expect("the original is valid");
