@@ -148,6 +148,7 @@ fn issuer_config(index: usize, section: &IssuerSection) -> Result<IssuerConfig, 
         keys,
         policy: Policy {
             audiences: section.audiences.clone(),
+            accept_any_audience: section.accept_any_audience,
             authorized_parties: section.authorized_parties.clone(),
             algorithms,
             leeway_seconds: section

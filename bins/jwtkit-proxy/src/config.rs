@@ -214,9 +214,13 @@ pub struct IssuerSection {
     pub public_key_file: Option<PathBuf>,
     /// ...or an HMAC secret.
     pub secret: Option<SecretRef>,
-    /// Accepted audiences (any of).
+    /// Accepted audiences (any of). When empty, a token that carries `aud` is refused unless
+    /// `accept_any_audience` is set.
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// With no `audiences`, accept tokens whatever their `aud` (an explicit loosening).
+    #[serde(default)]
+    pub accept_any_audience: bool,
     /// Accepted `azp` values.
     #[serde(default)]
     pub authorized_parties: Vec<String>,
@@ -677,6 +681,13 @@ impl Config {
                     "set one of jwks_url, discovery_url, jwks_file, public_key_file, secret",
                 ));
             }
+            if issuer.accept_any_audience && !issuer.audiences.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{key}.accept_any_audience"),
+                    "is set together with `audiences`, which it would not loosen",
+                    "keep `audiences` (only tokens for them) or `accept_any_audience = true` (any aud)",
+                ));
+            }
         }
         let upstream_names: Vec<&str> = self.upstreams.iter().map(|u| u.name.as_str()).collect();
         let known_upstream = |key: String, name: &str| {
@@ -701,6 +712,26 @@ impl Config {
                     format!("{key}.issuers"),
                     format!("names issuer {unknown:?}, which is not defined"),
                     format!("known issuers: {issuer_names:?}"),
+                ));
+            }
+            // An issuer without audiences refuses every token that carries `aud`, so a route
+            // audience could never be met by its tokens: say so now rather than 401 on every call.
+            if !access.audiences.is_empty()
+                && let Some((index, issuer)) = self.issuers.iter().enumerate().find(|(_, i)| {
+                    (access.issuers.is_empty() || access.issuers.contains(&i.name))
+                        && i.audiences.is_empty()
+                        && !i.accept_any_audience
+                })
+            {
+                return Err(ConfigError::new(
+                    format!("{key}.audiences"),
+                    format!(
+                        "requires an audience, but issuer {:?} (issuers[{index}]) has no `audiences` and refuses every token that carries `aud`",
+                        issuer.name
+                    ),
+                    format!(
+                        "list the accepted audiences in issuers[{index}].audiences (or set issuers[{index}].accept_any_audience = true), or restrict {key}.issuers"
+                    ),
                 ));
             }
             for from in &access.token_from {
@@ -844,6 +875,41 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("CLERK_JWKS_URL"), "{err}");
+    }
+
+    #[test]
+    fn audience_settings_that_cannot_work_are_refused() {
+        let issuer = r#"
+            [[issuers]]
+            name = "api"
+            iss = ["urn:api"]
+            secret = { env = "S" }
+        "#;
+        let both = format!("{issuer}audiences = [\"a\"]\naccept_any_audience = true\n");
+        let err = Config::from_toml(&both).unwrap().check().unwrap_err();
+        assert_eq!(err.key, "issuers[0].accept_any_audience");
+        let route = r#"
+            [[upstreams]]
+            name = "u"
+            url = "http://u"
+            [[routes]]
+            prefix = "/r"
+            upstream = "u"
+            audiences = ["reports"]
+        "#;
+        // The issuer refuses every token with aud, so the route's audience can never be met.
+        let err = Config::from_toml(&format!("{issuer}{route}"))
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert_eq!(err.key, "routes[0].audiences");
+        assert!(err.fix.contains("issuers[0].audiences"), "{err}");
+        for loosened in ["audiences = [\"reports\"]", "accept_any_audience = true"] {
+            Config::from_toml(&format!("{issuer}{loosened}\n{route}"))
+                .unwrap()
+                .check()
+                .unwrap();
+        }
     }
 
     #[test]

@@ -532,8 +532,16 @@ fn without_a_configured_audience_the_verdicts_agree() {
     validation.set_required_spec_claims(&["exp", "iss"]);
     let cases = [
         ("aud string", party.sign(&claims()), false),
-        ("aud array", party.sign(&with("aud", json!(["a", AUD]))), false),
-        ("aud empty array", party.sign(&with("aud", json!([]))), false),
+        (
+            "aud array",
+            party.sign(&with("aud", json!(["a", AUD]))),
+            false,
+        ),
+        (
+            "aud empty array",
+            party.sign(&with("aud", json!([]))),
+            false,
+        ),
         ("no aud", party.sign(&without("aud")), true),
     ];
     let rt = runtime();
@@ -549,7 +557,11 @@ fn without_a_configured_audience_the_verdicts_agree() {
         let reference = jsonwebtoken::decode::<Value>(token, &party.jwt_decoding, &validation);
         assert_eq!(reference.is_ok(), *accepted, "jsonwebtoken: {name}");
         let ours = validator.validate(token).map(|_| ()).map_err(|e| e.code());
-        let expected = if *accepted { Ok(()) } else { Err("audience_mismatch") };
+        let expected = if *accepted {
+            Ok(())
+        } else {
+            Err("audience_mismatch")
+        };
         assert_eq!(ours, expected, "Validator: {name}");
         assert_eq!(
             rt.block_on(registry.validate(token))
