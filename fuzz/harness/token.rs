@@ -78,6 +78,7 @@ pub fn policies() -> [Policy; 3] {
         Policy {
             issuers: vec![ISS.into()],
             allow_missing_iss: true,
+            accept_any_audience: true,
             require_exp: false,
             leeway_seconds: 0,
             max_token_bytes: 2048,

@@ -29,6 +29,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 ENGINE_CLAIMS = {"sub", "email", "isActive", "isSuperuser", "isVerified", "iat", "exp"}
+# Claims the engine's JWT parser (jjwt, no issuer requirement) accepts and does not read:
+# jwtkit-proxy marks the tokens it mints with an `iss` of its own.
+OPTIONAL_CLAIMS = {"iss"}
 VALUE_TYPES = {"String", "Boolean", "Integer", "Long", "Double", "Null", "Json", "Date"}
 # Camunda's default date format, yyyy-MM-dd'T'HH:mm:ss.SSSZ (e.g. 2024-01-31T12:00:00.000+0000).
 DATE_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{4}$")
@@ -350,9 +353,14 @@ class Handler(BaseHTTPRequestHandler):
                 "JWT signature does not match locally computed signature. JWT validity cannot be "
                 "asserted and should not be trusted."
             )
-        if not isinstance(claims, dict) or set(claims) != ENGINE_CLAIMS:
+        if not isinstance(claims, dict) or set(claims) - OPTIONAL_CLAIMS != ENGINE_CLAIMS:
             found = sorted(claims) if isinstance(claims, dict) else None
-            raise unauthorized(f"JWT claims must be exactly {sorted(ENGINE_CLAIMS)}, got {found}")
+            raise unauthorized(
+                f"JWT claims must be exactly {sorted(ENGINE_CLAIMS)} (plus optionally "
+                f"{sorted(OPTIONAL_CLAIMS)}), got {found}"
+            )
+        if "iss" in claims and not isinstance(claims["iss"], str):
+            raise unauthorized("JWT claim iss must be a string")
         for name in ("sub", "email"):
             if not isinstance(claims[name], str) or not claims[name]:
                 raise unauthorized(f"JWT claim {name} must be a non-empty string")

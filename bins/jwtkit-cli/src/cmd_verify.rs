@@ -35,9 +35,14 @@ pub struct VerifyArgs {
     /// Accepted issuer; repeat for aliases. Without it `iss` is not checked.
     #[arg(long, value_name = "S")]
     iss: Vec<String>,
-    /// Accepted audience (any of); repeat for several. Without it `aud` is not checked.
+    /// Accepted audience (any of); repeat for several. Without it (and without
+    /// --any-audience) a token that carries `aud` is refused: it is meant for someone else.
     #[arg(long, value_name = "S")]
     aud: Vec<String>,
+    /// Accept the token whatever its `aud` says (looser than the default; RFC 7519 §4.1.3 asks
+    /// a recipient not named in `aud` to refuse the token).
+    #[arg(long, conflicts_with = "aud")]
+    any_audience: bool,
     /// Accepted algorithm; repeat for several. Default: whatever the key allows.
     #[arg(long, value_name = "ALG")]
     alg: Vec<Algorithm>,
@@ -54,7 +59,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     allow_missing_exp: bool,
     /// Check the signature only (for JWS whose payload is not a JWT claim set); prints the payload.
-    #[arg(long, conflicts_with_all = ["iss", "aud", "required", "typ"])]
+    #[arg(long, conflicts_with_all = ["iss", "aud", "any_audience", "required", "typ"])]
     signature_only: bool,
     /// On success print {"valid": true, "header", "claims"}; on failure also print
     /// {"valid": false, "code", "reason"} on stdout.
@@ -121,6 +126,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let policy = Policy {
         issuers,
         audiences: args.aud.clone(),
+        accept_any_audience: args.any_audience,
         algorithms: args.alg.clone(),
         leeway_seconds: args.leeway,
         require_exp: !args.allow_missing_exp,

@@ -333,6 +333,45 @@ fn audience_must_match_one_of_the_accepted_audiences() {
 }
 
 #[test]
+fn without_aud_a_token_carrying_aud_is_refused_unless_any_audience_is_asked_for() {
+    let secret = generate_secret(32);
+    let token = mint(["--secret", &secret, "--aud", "api", "--expires-in", "5m"]);
+    // Like the library: a token addressed to an audience is not accepted where none is named.
+    run(["verify", "--secret", &secret, &token])
+        .invalid("audience_mismatch")
+        .stderr_has(&["api"]);
+    run(["verify", "--secret", &secret, "--json", &token])
+        .exit(1)
+        .stdout_has(&["audience_mismatch"]);
+    let accepted = run(["verify", "--secret", &secret, "--any-audience", &token]).ok();
+    assert_eq!(accepted.json()["aud"], "api");
+    // A token without aud needs neither flag.
+    let no_aud = mint(["--secret", &secret, "--expires-in", "5m"]);
+    run(["verify", "--secret", &secret, &no_aud]).ok();
+    run(["verify", "--secret", &secret, "--any-audience", &no_aud]).ok();
+    // --any-audience contradicts --aud, and means nothing with --signature-only.
+    run([
+        "verify",
+        "--secret",
+        &secret,
+        "--any-audience",
+        "--aud",
+        "api",
+        &token,
+    ])
+    .exit(2);
+    run([
+        "verify",
+        "--secret",
+        &secret,
+        "--any-audience",
+        "--signature-only",
+        &token,
+    ])
+    .exit(2);
+}
+
+#[test]
 fn issuer_must_be_one_of_the_accepted_issuers() {
     let secret = generate_secret(32);
     let token = mint([

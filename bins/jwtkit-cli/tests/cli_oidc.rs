@@ -34,6 +34,8 @@ fn verify_through_discovery_and_through_a_jwks_url() {
             .success();
         let claims: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
         assert_eq!(claims["client_id"], client);
+        // The IdP's tokens name their audience: without --aud they are refused unless the
+        // audience is explicitly not checked.
         jwtkit()
             .args([
                 "verify",
@@ -42,6 +44,19 @@ fn verify_through_discovery_and_through_a_jwks_url() {
                 &idp.jwks_uri,
                 "--iss",
                 &idp.issuer,
+            ])
+            .assert()
+            .code(1)
+            .stderr(predicates::str::starts_with("invalid: audience_mismatch: "));
+        jwtkit()
+            .args([
+                "verify",
+                &token,
+                "--jwks-url",
+                &idp.jwks_uri,
+                "--iss",
+                &idp.issuer,
+                "--any-audience",
             ])
             .assert()
             .success();
@@ -83,6 +98,8 @@ fn alias_issuer_needs_the_fetch_url_and_the_accepted_iss_spelled_out() {
             &idp.jwks_uri,
             "--iss",
             &idp.issuer,
+            "--aud",
+            "urn:jwtkit:api",
         ])
         .assert()
         .success();

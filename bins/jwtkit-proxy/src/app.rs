@@ -11,8 +11,8 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use jwtkit_keys::{Algorithm, VerifyingKey};
-use jwtkit_secret::SecretEncoding;
+use jwtkit_keys::{Algorithm, SigningKey, VerifyingKey};
+use jwtkit_secret::{Secret, SecretEncoding};
 use jwtkit_verify::{IssuerConfig, JwksCache, JwksConfig, KeySource, Policy, Registry};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -20,7 +20,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use crate::auth::Access;
 use crate::camunda::CamundaFacade;
 use crate::client::UpstreamClient;
-use crate::config::{Config, ConfigError, IssuerSection};
+use crate::config::{Config, ConfigError, IssuerSection, SecretRef, UpstreamAuth};
 use crate::error::{ApiError, ErrorCode};
 use crate::forward::{ProxyRoute, forward};
 use crate::metrics::Metrics;
@@ -148,6 +148,7 @@ fn issuer_config(index: usize, section: &IssuerSection) -> Result<IssuerConfig, 
         keys,
         policy: Policy {
             audiences: section.audiences.clone(),
+            accept_any_audience: section.accept_any_audience,
             authorized_parties: section.authorized_parties.clone(),
             algorithms,
             leeway_seconds: section
@@ -159,6 +160,113 @@ fn issuer_config(index: usize, section: &IssuerSection) -> Result<IssuerConfig, 
             ..Policy::default()
         },
     })
+}
+
+/// Static keys of a caller issuer, with the configuration key and origin that name them.
+struct CallerKeys {
+    key: String,
+    name: String,
+    origin: String,
+    keys: Vec<VerifyingKey>,
+}
+
+/// A secret the proxy mints tokens with, named like [`CallerKeys`].
+struct MintingKey {
+    key: String,
+    origin: String,
+    secret: Secret,
+}
+
+/// Where a secret or key file comes from, for messages (never the secret itself).
+fn origin_of(reference: Option<&SecretRef>, file: Option<&Path>) -> String {
+    match (reference, file) {
+        (Some(reference), _) => secret_origin(reference),
+        (None, Some(path)) => format!("file {}", path.display()),
+        (None, None) => "keys built in".to_owned(),
+    }
+}
+
+/// The static keys of each caller issuer: configured ones by index, then `extra` ones by name.
+fn caller_keys(config: &Config, issuers: &[IssuerConfig]) -> Vec<CallerKeys> {
+    issuers
+        .iter()
+        .enumerate()
+        .filter_map(|(index, issuer)| {
+            let KeySource::Static(keys) = &issuer.keys else {
+                return None;
+            };
+            let (key, origin) = match config.issuers.get(index) {
+                Some(section) => {
+                    let (field, file) = if section.secret.is_some() {
+                        ("secret", None)
+                    } else if let Some(path) = &section.jwks_file {
+                        ("jwks_file", Some(path.as_path()))
+                    } else {
+                        ("public_key_file", section.public_key_file.as_deref())
+                    };
+                    (
+                        format!("issuers[{index}].{field}"),
+                        origin_of(section.secret.as_ref(), file),
+                    )
+                }
+                None => (format!("issuer {:?}", issuer.name), origin_of(None, None)),
+            };
+            Some(CallerKeys {
+                key,
+                name: issuer.name.clone(),
+                origin,
+                keys: keys.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Message signed with each minting secret to find out whether a caller issuer's key verifies it.
+const PROBE: &[u8] = b"jwtkit-proxy: is this minting key also a caller issuer's key?";
+
+/// Refuses a minting secret that is, as an HMAC key, the key of a caller issuer: every token
+/// minted with it (which `allow_missing_iss` or a configured minting `issuer` could route to
+/// that issuer) would pass as a caller's token. Keys are compared the way HMAC uses them: a probe
+/// signed with the minting secret under each HMAC algorithm the issuer's key serves must not
+/// verify under it. That catches the same bytes in any encoding, and byte strings HMAC treats
+/// as one key (a key and its zero-padded form, a long key and its hash).
+fn refuse_shared_hmac_keys(
+    minting: &[MintingKey],
+    callers: &[CallerKeys],
+) -> Result<(), ConfigError> {
+    for mint in minting {
+        for caller in callers {
+            let shared = caller.keys.iter().any(|verifying| {
+                [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
+                    .into_iter()
+                    .filter(|alg| verifying.allows(*alg))
+                    .filter_map(|alg| {
+                        let signature =
+                            SigningKey::hmac(alg, &mint.secret).ok()?.sign(PROBE).ok()?;
+                        Some(verifying.verify(alg, PROBE, &signature).is_ok())
+                    })
+                    .any(|verified| verified)
+            });
+            if shared {
+                return Err(ConfigError::new(
+                    &mint.key,
+                    format!(
+                        "is the same HMAC key ({}, {}) as `{}` of issuer {:?} ({}): one key would both sign the proxy's tokens and verify that issuer's callers' tokens",
+                        mint.secret.fingerprint(),
+                        mint.origin,
+                        caller.key,
+                        caller.name,
+                        caller.origin
+                    ),
+                    format!(
+                        "give `{}` and `{}` different secrets (jwtkit secret generate)",
+                        mint.key, caller.key
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl AppState {
@@ -176,7 +284,12 @@ impl AppState {
             .enumerate()
             .map(|(i, s)| issuer_config(i, s))
             .collect::<Result<Vec<_>, _>>()?;
+        for extra in &extra_issuers {
+            config.refuse_minted_iss(&format!("issuer {:?}", extra.name), &extra.issuers)?;
+        }
         issuers.extend(extra_issuers);
+        // Kept for the minting-key check below; the registry takes the configurations.
+        let callers = caller_keys(config, &issuers);
         if issuers.is_empty() {
             return Err(ConfigError::new(
                 "issuers",
@@ -199,8 +312,18 @@ impl AppState {
         let client = UpstreamClient::new(Duration::from_secs(5))
             .map_err(|e| ConfigError::new("upstreams", e, "check the system's CA certificates"))?;
         let mut upstreams = HashMap::new();
+        let mut minting = Vec::new();
         for (index, section) in config.upstreams.iter().enumerate() {
             let upstream = Upstream::from_config(index, section, client.clone(), metrics.clone())?;
+            if let (UpstreamAuth::Mint(mint), Some(secret)) =
+                (&section.auth, upstream.minting_secret())
+            {
+                minting.push(MintingKey {
+                    key: format!("upstreams[{index}].auth.secret"),
+                    origin: secret_origin(&mint.secret),
+                    secret: secret.clone(),
+                });
+            }
             tracing::info!(
                 upstream = %upstream.name,
                 url = %upstream.base_url(),
@@ -230,6 +353,14 @@ impl AppState {
             .as_ref()
             .map(CentrifugoTokens::from_config)
             .transpose()?;
+        if let (Some(section), Some(tokens)) = (&config.centrifugo, &centrifugo) {
+            minting.push(MintingKey {
+                key: "centrifugo.secret".to_owned(),
+                origin: secret_origin(&section.secret),
+                secret: tokens.minting_secret().clone(),
+            });
+        }
+        refuse_shared_hmac_keys(&minting, &callers)?;
         Ok(Self {
             registry,
             upstreams,

@@ -6,6 +6,15 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+/// The `iss` of every token the proxy mints (Centrifugo connection and subscription tokens, the
+/// upstream credentials of `auth = mint`) whose section sets no `issuer`.
+///
+/// It marks the token as the proxy's own: the consumers accept and ignore it (Centrifugo checks
+/// `iss` only when configured to, the Camunda engine does not read it), while the proxy's
+/// registry routes tokens by `iss` and no caller issuer may list it ([`Config::check`]), so a
+/// minted token shown back to the proxy is `401 unknown_issuer`.
+pub const MINTED_ISS: &str = "urn:jwtkit:proxy";
+
 /// A configuration problem, naming the key and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("config `{key}`: {problem}; {fix}")]
@@ -214,9 +223,13 @@ pub struct IssuerSection {
     pub public_key_file: Option<PathBuf>,
     /// ...or an HMAC secret.
     pub secret: Option<SecretRef>,
-    /// Accepted audiences (any of).
+    /// Accepted audiences (any of). When empty, a token that carries `aud` is refused unless
+    /// `accept_any_audience` is set.
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// With no `audiences`, accept tokens whatever their `aud` (an explicit loosening).
+    #[serde(default)]
+    pub accept_any_audience: bool,
     /// Accepted `azp` values.
     #[serde(default)]
     pub authorized_parties: Vec<String>,
@@ -305,10 +318,17 @@ pub struct MintSection {
     /// every caller gets a token of their own; the seed-env mode turns it on for its one service user.
     #[serde(default)]
     pub superuser: bool,
-    /// Generic profile: `iss` of minted tokens.
+    /// `iss` of minted tokens (both profiles); default [`MINTED_ISS`]. No caller issuer may list it.
     pub issuer: Option<String>,
     /// Generic profile: `aud` of minted tokens.
     pub audience: Option<String>,
+}
+
+impl MintSection {
+    /// The `iss` its tokens carry.
+    pub fn minted_iss(&self) -> &str {
+        self.issuer.as_deref().unwrap_or(MINTED_ISS)
+    }
 }
 
 fn default_profile() -> String {
@@ -439,11 +459,19 @@ pub struct CentrifugoSection {
     pub subscription_channels: Vec<String>,
     /// `aud` of issued tokens (when Centrifugo checks it).
     pub audience: Option<String>,
-    /// `iss` of issued tokens (when Centrifugo checks it).
+    /// `iss` of issued tokens (set it to what Centrifugo checks, if it does); default
+    /// [`MINTED_ISS`]. No caller issuer may list it.
     pub issuer: Option<String>,
     #[serde(flatten)]
     /// Who may get tokens.
     pub access: AccessSection,
+}
+
+impl CentrifugoSection {
+    /// The `iss` its tokens carry.
+    pub fn minted_iss(&self) -> &str {
+        self.issuer.as_deref().unwrap_or(MINTED_ISS)
+    }
 }
 
 impl Config {
@@ -643,12 +671,54 @@ impl Config {
         Ok(config)
     }
 
+    /// The `iss` values of the tokens the proxy mints, each with the key that sets it.
+    pub fn minted_iss(&self) -> Vec<(String, &str)> {
+        let mut found = Vec::new();
+        for (i, upstream) in self.upstreams.iter().enumerate() {
+            if let UpstreamAuth::Mint(mint) = &upstream.auth {
+                found.push((format!("upstreams[{i}].auth.issuer"), mint.minted_iss()));
+            }
+        }
+        if let Some(centrifugo) = &self.centrifugo {
+            found.push(("centrifugo.issuer".to_owned(), centrifugo.minted_iss()));
+        }
+        found
+    }
+
+    /// Refuses a caller issuer (`key`) that would accept the `iss` of tokens the proxy mints:
+    /// those tokens must never pass as callers' tokens.
+    /// [`MINTED_ISS`] is refused even when nothing is minted: it is reserved.
+    pub fn refuse_minted_iss(&self, key: &str, iss: &[String]) -> Result<(), ConfigError> {
+        if iss.iter().any(|i| i == MINTED_ISS) {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "lists {MINTED_ISS:?}, the `iss` of the tokens the proxy mints: they would be accepted as callers' tokens"
+                ),
+                format!("remove it: {MINTED_ISS} is reserved for the proxy's own tokens"),
+            ));
+        }
+        for (source, minted) in self.minted_iss() {
+            if iss.iter().any(|i| i == minted) {
+                return Err(ConfigError::new(
+                    key,
+                    format!(
+                        "lists {minted:?}, the `iss` of the tokens the proxy mints ({source}): they would be accepted as callers' tokens"
+                    ),
+                    format!("give {source} a value no caller issuer lists"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Cross-references: route upstreams and issuers exist, names are unique, key sources are
-    /// unambiguous.
+    /// unambiguous, no caller issuer accepts the proxy's own minted tokens.
     pub fn check(&self) -> Result<(), ConfigError> {
         let mut names = std::collections::HashSet::new();
         for (i, issuer) in self.issuers.iter().enumerate() {
             let key = format!("issuers[{i}]");
+            self.refuse_minted_iss(&format!("{key}.iss"), &issuer.iss)?;
             if issuer.name.is_empty() || !names.insert(issuer.name.as_str()) {
                 return Err(ConfigError::new(
                     format!("{key}.name"),
@@ -677,6 +747,13 @@ impl Config {
                     "set one of jwks_url, discovery_url, jwks_file, public_key_file, secret",
                 ));
             }
+            if issuer.accept_any_audience && !issuer.audiences.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{key}.accept_any_audience"),
+                    "is set together with `audiences`, which it would not loosen",
+                    "keep `audiences` (only tokens for them) or `accept_any_audience = true` (any aud)",
+                ));
+            }
         }
         let upstream_names: Vec<&str> = self.upstreams.iter().map(|u| u.name.as_str()).collect();
         let known_upstream = |key: String, name: &str| {
@@ -701,6 +778,26 @@ impl Config {
                     format!("{key}.issuers"),
                     format!("names issuer {unknown:?}, which is not defined"),
                     format!("known issuers: {issuer_names:?}"),
+                ));
+            }
+            // An issuer without audiences refuses every token that carries `aud`, so a route
+            // audience could never be met by its tokens: say so now rather than 401 on every call.
+            if !access.audiences.is_empty()
+                && let Some((index, issuer)) = self.issuers.iter().enumerate().find(|(_, i)| {
+                    (access.issuers.is_empty() || access.issuers.contains(&i.name))
+                        && i.audiences.is_empty()
+                        && !i.accept_any_audience
+                })
+            {
+                return Err(ConfigError::new(
+                    format!("{key}.audiences"),
+                    format!(
+                        "requires an audience, but issuer {:?} (issuers[{index}]) has no `audiences` and refuses every token that carries `aud`",
+                        issuer.name
+                    ),
+                    format!(
+                        "list the accepted audiences in issuers[{index}].audiences (or set issuers[{index}].accept_any_audience = true), or restrict {key}.issuers"
+                    ),
                 ));
             }
             for from in &access.token_from {
@@ -844,6 +941,86 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("CLERK_JWKS_URL"), "{err}");
+    }
+
+    #[test]
+    fn audience_settings_that_cannot_work_are_refused() {
+        let issuer = r#"
+            [[issuers]]
+            name = "api"
+            iss = ["urn:api"]
+            secret = { env = "S" }
+        "#;
+        let both = format!("{issuer}audiences = [\"a\"]\naccept_any_audience = true\n");
+        let err = Config::from_toml(&both).unwrap().check().unwrap_err();
+        assert_eq!(err.key, "issuers[0].accept_any_audience");
+        let route = r#"
+            [[upstreams]]
+            name = "u"
+            url = "http://u"
+            [[routes]]
+            prefix = "/r"
+            upstream = "u"
+            audiences = ["reports"]
+        "#;
+        // The issuer refuses every token with aud, so the route's audience can never be met.
+        let err = Config::from_toml(&format!("{issuer}{route}"))
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert_eq!(err.key, "routes[0].audiences");
+        assert!(err.fix.contains("issuers[0].audiences"), "{err}");
+        for loosened in ["audiences = [\"reports\"]", "accept_any_audience = true"] {
+            Config::from_toml(&format!("{issuer}{loosened}\n{route}"))
+                .unwrap()
+                .check()
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn no_caller_issuer_may_accept_the_iss_of_minted_tokens() {
+        let issuer = |iss: &str| {
+            format!(
+                "[[issuers]]\nname = \"api\"\niss = [\"urn:api\", \"{iss}\"]\nsecret = {{ env = \"S\" }}\n"
+            )
+        };
+        let centrifugo = "[centrifugo]\nsecret = { env = \"C\" }\n";
+        let upstream = |extra: &str| {
+            format!(
+                "[[upstreams]]\nname = \"u\"\nurl = \"http://u\"\nauth = {{ type = \"mint\", profile = \"generic\", secret = {{ env = \"M\" }}{extra} }}\n"
+            )
+        };
+        let refused = |text: String, source: &str| {
+            let err = Config::from_toml(&text).unwrap().check().unwrap_err();
+            assert_eq!(err.key, "issuers[0].iss", "{err}");
+            assert!(err.problem.contains(source), "{err}");
+        };
+        // The reserved default, with or without a minting section.
+        for extra in [String::new(), centrifugo.to_owned(), upstream("")] {
+            refused(format!("{}{extra}", issuer(MINTED_ISS)), MINTED_ISS);
+        }
+        // A configured minting issuer.
+        refused(
+            format!(
+                "{}{centrifugo}issuer = \"urn:centrifugo\"\n",
+                issuer("urn:centrifugo")
+            ),
+            "centrifugo.issuer",
+        );
+        refused(
+            format!(
+                "{}{}",
+                issuer("urn:gateway"),
+                upstream(", issuer = \"urn:gateway\"")
+            ),
+            "upstreams[0].auth.issuer",
+        );
+        // Other values are fine.
+        Config::from_toml(&format!("{}{centrifugo}{}", issuer("urn:x"), upstream("")))
+            .unwrap()
+            .check()
+            .unwrap();
     }
 
     #[test]

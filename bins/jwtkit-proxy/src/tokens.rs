@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use jwtkit_keys::SigningKey;
 use jwtkit_mint::{Audience, CentrifugoConnectionClaims, CentrifugoSubscriptionClaims, Minter};
-use jwtkit_secret::SecretEncoding;
+use jwtkit_secret::{Secret, SecretEncoding};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -24,11 +24,14 @@ use crate::upstream::{hmac_algorithm, load_secret, render};
 /// Issues Centrifugo connection and subscription tokens.
 pub struct CentrifugoTokens {
     minter: Minter,
+    /// The signing key bytes, for the start-up check that no caller issuer verifies with them.
+    secret: Secret,
     lifetime: Duration,
     connection_channels: Vec<String>,
     subscription_channels: Vec<String>,
     audience: Option<String>,
-    issuer: Option<String>,
+    /// `iss` of every token issued here: the configured one or [`crate::config::MINTED_ISS`].
+    issuer: String,
     access: Access,
 }
 
@@ -58,13 +61,19 @@ impl CentrifugoTokens {
         };
         Ok(Self {
             minter: Minter::new(key),
+            secret,
             lifetime,
             connection_channels: section.connection_channels.clone(),
             subscription_channels: section.subscription_channels.clone(),
             audience: section.audience.clone(),
-            issuer: section.issuer.clone(),
+            issuer: section.minted_iss().to_owned(),
             access: Access::new(&section.access),
         })
+    }
+
+    /// The key the tokens are signed with.
+    pub fn minting_secret(&self) -> &Secret {
+        &self.secret
     }
 
     fn expiry(&self, now: i64) -> i64 {
@@ -102,7 +111,7 @@ impl CentrifugoTokens {
             iat: now,
             channels,
             aud: Audience::new(self.audience.iter().cloned().collect()),
-            iss: self.issuer.clone(),
+            iss: Some(self.issuer.clone()),
             ..CentrifugoConnectionClaims::default()
         };
         self.sign(&claims, now)
@@ -141,7 +150,7 @@ impl CentrifugoTokens {
             exp: Some(self.expiry(now)),
             iat: now,
             aud: Audience::new(self.audience.iter().cloned().collect()),
-            iss: self.issuer.clone(),
+            iss: Some(self.issuer.clone()),
             ..CentrifugoSubscriptionClaims::default()
         };
         self.sign(&claims, now)

@@ -47,6 +47,10 @@ enum Credentials {
 
 struct MintCredentials {
     minter: Minter,
+    /// The signing key bytes, for the start-up check that no caller issuer verifies with them.
+    secret: Secret,
+    /// `iss` of every minted token: the configured one or [`crate::config::MINTED_ISS`].
+    issuer: String,
     profile: MintProfile,
     lifetime: Duration,
     subject: String,
@@ -57,10 +61,7 @@ struct MintCredentials {
 
 enum MintProfile {
     Camunda,
-    Generic {
-        issuer: Option<String>,
-        audience: Option<String>,
-    },
+    Generic { audience: Option<String> },
 }
 
 /// Reads a secret named by the configuration; errors name the configuration key.
@@ -141,7 +142,6 @@ impl MintCredentials {
         let profile = match section.profile.as_str() {
             "camunda" => MintProfile::Camunda,
             "generic" => MintProfile::Generic {
-                issuer: section.issuer.clone(),
                 audience: section.audience.clone(),
             },
             other => {
@@ -190,6 +190,8 @@ impl MintCredentials {
         })?;
         Ok(Self {
             minter: Minter::new(signing),
+            secret,
+            issuer: section.minted_iss().to_owned(),
             profile,
             lifetime: parse_lifetime(&format!("{key}.ttl"), &section.ttl)?,
             subject: section.subject.clone(),
@@ -224,6 +226,7 @@ impl MintCredentials {
                             email_template: self.email_template.clone(),
                             is_superuser: self.superuser,
                             expiry,
+                            issuer: Some(self.issuer.clone()),
                             ..CamundaProfile::default()
                         };
                         let email = caller
@@ -232,10 +235,10 @@ impl MintCredentials {
                         self.minter
                             .mint(&profile.claims(&subject, email.as_deref(), now)?)?
                     }
-                    MintProfile::Generic { issuer, audience } => {
+                    MintProfile::Generic { audience } => {
                         let profile = GenericProfile {
                             subject: Some(subject.clone()),
-                            issuer: issuer.clone(),
+                            issuer: Some(self.issuer.clone()),
                             audience: Audience::new(audience.iter().cloned().collect()),
                             expiry,
                             ..GenericProfile::default()
@@ -362,6 +365,14 @@ impl Upstream {
             client,
             metrics,
         })
+    }
+
+    /// The key of the tokens minted for this upstream (`auth = mint`), if any.
+    pub fn minting_secret(&self) -> Option<&Secret> {
+        match &self.credentials {
+            Credentials::Mint(mint) => Some(&mint.secret),
+            _ => None,
+        }
     }
 
     /// A loggable identifier of the credential the proxy presents (never the credential).

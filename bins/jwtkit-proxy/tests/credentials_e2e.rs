@@ -104,9 +104,13 @@ async fn minted_engine_token_has_the_seed_000_claims_and_the_engine_accepts_it()
             "isActive",
             "isSuperuser",
             "isVerified",
+            "iss",
             "sub"
         ]
     );
+    // The engine's seven claims, plus the `iss` marking the token as the proxy's own (the
+    // engine does not read it; the proxy refuses it as a caller token).
+    assert_eq!(claims["iss"], "urn:jwtkit:proxy");
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["email"], "alice@example.com");
     assert_eq!(claims["isActive"], true);

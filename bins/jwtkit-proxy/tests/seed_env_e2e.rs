@@ -6,6 +6,8 @@
 mod common;
 
 use common::*;
+use jwtkit_keys::{Algorithm, JwkSet, SigningKey, keygen};
+use jwtkit_mint::Minter;
 use jwtkit_testsupport::Idp;
 use serde_json::json;
 
@@ -32,9 +34,12 @@ async fn clerk_jwks_and_basic_engine_credentials_from_the_environment() {
     let idp = Idp::start(None, 300);
     let engine = Engine::basic();
     let rest = engine.rest_url();
+    // The test IdP's tokens carry `aud` (Clerk session tokens do not): name it, or the issuer
+    // refuses them (no audience configured).
     let proxy = Proxy::with_env(&[
         ("CLERK_JWKS_URL", &idp.jwks_uri),
         ("CLERK_ISSUER", &idp.issuer),
+        ("CLERK_AUDIENCE", "urn:jwtkit:api"),
         ("ENGINE_URL", &rest),
         ("ENGINE_USER", "demo"),
         ("ENGINE_PASS", "demo"),
@@ -74,6 +79,7 @@ async fn the_clerk_issuer_defaults_to_the_origin_of_the_jwks_url() {
     let rest = engine.rest_url();
     let proxy = Proxy::with_env(&[
         ("CLERK_JWKS_URL", &idp.jwks_uri),
+        ("CLERK_AUDIENCE", "urn:jwtkit:api"),
         ("ENGINE_URL", &rest),
         ("ENGINE_PASS", "demo"),
     ])
@@ -82,6 +88,61 @@ async fn the_clerk_issuer_defaults_to_the_origin_of_the_jwks_url() {
     let reply = get(&proxy, "/api/processes/invoice", Some(&token)).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json["name"], "Invoice Receipt");
+}
+
+/// A Clerk-like instance: its JWKS at `http://127.0.0.1:PORT/.well-known/jwks.json` (served by
+/// this test process until it ends) and an ES256 key to sign session tokens with.
+async fn clerk_instance() -> (String, SigningKey) {
+    let pair = keygen::generate(Algorithm::ES256, 2048).unwrap();
+    let signer = SigningKey::from_pem(Some(Algorithm::ES256), &pair.private_pem)
+        .unwrap()
+        .with_kid(pair.public_jwk.kid.clone());
+    let jwks = serde_json::to_value(JwkSet {
+        keys: vec![pair.public_jwk],
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || async move { axum::Json(jwks) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (origin, signer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clerk_session_tokens_without_aud_pass_and_tokens_with_aud_need_clerk_audience() {
+    let (origin, signer) = clerk_instance().await;
+    let engine = Engine::basic();
+    let rest = engine.rest_url();
+    let proxy = Proxy::with_env(&[
+        ("CLERK_JWKS_URL", &format!("{origin}/.well-known/jwks.json")),
+        ("ENGINE_URL", &rest),
+        ("ENGINE_PASS", "demo"),
+    ])
+    .await;
+    let minter = Minter::new(signer);
+    let now = jwtkit_mint::now();
+    // A Clerk session token: no aud.
+    let session = json!({"iss": origin, "sub": "user_2abc", "sid": "sess_1", "azp": "http://localhost:3000", "iat": now, "nbf": now, "exp": now + 60});
+    let reply = get(
+        &proxy,
+        "/api/processes",
+        Some(&minter.mint(&session).unwrap()),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // The same token addressed to an audience is refused without CLERK_AUDIENCE.
+    let mut addressed = session.clone();
+    addressed["aud"] = json!("urn:another-service");
+    let reply = get(
+        &proxy,
+        "/api/processes",
+        Some(&minter.mint(&addressed).unwrap()),
+    )
+    .await;
+    reply.assert_error(401, "audience_mismatch");
 }
 
 #[tokio::test]

@@ -90,10 +90,15 @@ fn insert_opt(claims: &mut Map<String, Value>, name: &str, value: Option<Value>)
 }
 
 /// The Camunda 7 engine token of seed 000: exactly `sub`, `email`, `isActive`, `isSuperuser`,
-/// `isVerified`, `iat`, `exp`, camelCase, all present.
+/// `isVerified`, `iat`, `exp`, camelCase, all present; plus `iss` when the profile sets one (the
+/// engine's parser does not read it).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct CamundaClaims {
+    /// Issuer, when the profile names one; the engine ignores it, so a minting party can mark
+    /// its tokens as its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
     /// Engine user id.
     pub sub: String,
     /// E-mail; the engine requires the claim.
@@ -123,6 +128,8 @@ pub struct CamundaProfile {
     pub is_verified: bool,
     /// Lifetime, default 1 hour. The engine requires `exp`, so `never` is refused.
     pub expiry: Expiry,
+    /// `iss` of the token; none by default (the engine's seven claims only).
+    pub issuer: Option<String>,
 }
 
 impl Default for CamundaProfile {
@@ -133,6 +140,7 @@ impl Default for CamundaProfile {
             is_superuser: true,
             is_verified: true,
             expiry: Expiry::After(3600),
+            issuer: None,
         }
     }
 }
@@ -156,6 +164,7 @@ impl CamundaProfile {
             hint: "the engine rejects tokens without exp; give the profile a lifetime such as 1h",
         })?;
         Ok(CamundaClaims {
+            iss: self.issuer.clone(),
             sub: subject.to_owned(),
             email: email.map_or_else(
                 || self.email_template.replace("{sub}", subject),
@@ -281,6 +290,21 @@ mod tests {
         assert_eq!(value["email"], "demo@camunda.local");
         assert_eq!(value["exp"], 1_700_003_600);
         assert_eq!(value["isSuperuser"], true);
+    }
+
+    #[test]
+    fn camunda_issuer_is_added_only_when_set() {
+        let profile = CamundaProfile {
+            issuer: Some("urn:jwtkit:proxy".into()),
+            ..CamundaProfile::default()
+        };
+        let value = serde_json::to_value(profile.claims("demo", None, 1).unwrap()).unwrap();
+        assert_eq!(value["iss"], "urn:jwtkit:proxy");
+        assert_eq!(value.as_object().unwrap().len(), 8);
+        let plain =
+            serde_json::to_value(CamundaProfile::default().claims("demo", None, 1).unwrap())
+                .unwrap();
+        assert!(plain.get("iss").is_none());
     }
 
     #[test]

@@ -25,8 +25,17 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 pub struct Policy {
     /// Accepted `iss` values; empty means the issuer is not checked (single-key use only).
     pub issuers: Vec<String>,
-    /// Accepted audiences (any of); empty means `aud` is not checked.
+    /// Accepted audiences (any of). When empty, a token that carries `aud` is refused
+    /// (`audience_mismatch`) unless [`Policy::accept_any_audience`] is set; a token without
+    /// `aud` is accepted.
     pub audiences: Vec<String>,
+    /// With no `audiences` configured, accept a token whatever its `aud` says. Off by default:
+    /// RFC 7519 §4.1.3 says a recipient that does not identify itself with a value in `aud` must
+    /// reject the token (jsonwebtoken's default too), so a token meant for another service is
+    /// not taken here by accident. Turning it on is an explicit loosening; it has no effect when
+    /// `audiences` is non-empty. A malformed `aud` (not a string or an array of strings) is
+    /// refused either way.
+    pub accept_any_audience: bool,
     /// Accepted authorized parties; when non-empty, a present `azp` must be one of them.
     pub authorized_parties: Vec<String>,
     /// Accepted algorithms; empty means whatever the key allows.
@@ -51,6 +60,7 @@ impl Default for Policy {
         Self {
             issuers: Vec::new(),
             audiences: Vec::new(),
+            accept_any_audience: false,
             authorized_parties: Vec::new(),
             algorithms: Vec::new(),
             leeway_seconds: DEFAULT_LEEWAY_SECONDS,
@@ -286,20 +296,35 @@ impl Policy {
             }
         }
         let audiences = string_or_array(claims.aud.as_ref(), "aud")?;
-        if !self.audiences.is_empty() {
+        let shown = |found: &[&str]| {
+            found
+                .iter()
+                .take(3)
+                .map(|a| clip(a))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if self.audiences.is_empty() {
+            // A token addressed to some audience is not for a recipient that names none.
+            if let Some(found) = audiences
+                && !self.accept_any_audience
+            {
+                return Err(VerifyError::AudienceMismatch(format!(
+                    "token aud: [{}]; no audience is configured to accept it",
+                    shown(&found)
+                )));
+            }
+        } else {
             let found = audiences
                 .ok_or_else(|| VerifyError::AudienceMismatch("the token has no aud".into()))?;
             if !found
                 .iter()
                 .any(|aud| self.audiences.iter().any(|a| a == aud))
             {
-                let shown = found
-                    .iter()
-                    .take(3)
-                    .map(|a| clip(a))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(VerifyError::AudienceMismatch(format!("token aud: {shown}")));
+                return Err(VerifyError::AudienceMismatch(format!(
+                    "token aud: {}",
+                    shown(&found)
+                )));
             }
         }
         if !self.authorized_parties.is_empty() {
@@ -537,6 +562,57 @@ mod tests {
     }
 
     #[test]
+    fn without_a_configured_audience_a_token_carrying_aud_is_refused() {
+        // RFC 7519 §4.1.3: a recipient that does not identify itself with a value of `aud`
+        // must reject the token; jsonwebtoken does the same by default.
+        let p = Policy::default();
+        for aud in [json!("api"), json!(["api", "web"]), json!([])] {
+            assert_eq!(
+                check(&p, json!({"exp": NOW + 10, "aud": aud.clone()})),
+                Err("audience_mismatch"),
+                "aud {aud}"
+            );
+        }
+        assert_eq!(check(&p, json!({"exp": NOW + 10})), Ok(()), "no aud");
+        assert_eq!(
+            check(&p, json!({"exp": NOW + 10, "aud": 3})),
+            Err("invalid_claim")
+        );
+
+        let any = Policy {
+            accept_any_audience: true,
+            ..Policy::default()
+        };
+        for aud in [json!("api"), json!(["api", "web"]), json!([])] {
+            assert_eq!(
+                check(&any, json!({"exp": NOW + 10, "aud": aud.clone()})),
+                Ok(()),
+                "aud {aud}"
+            );
+        }
+        assert_eq!(check(&any, json!({"exp": NOW + 10})), Ok(()));
+        assert_eq!(
+            check(&any, json!({"exp": NOW + 10, "aud": {"api": true}})),
+            Err("invalid_claim"),
+            "a malformed aud stays refused"
+        );
+        // With audiences configured the flag changes nothing.
+        let both = Policy {
+            audiences: vec!["api".into()],
+            accept_any_audience: true,
+            ..Policy::default()
+        };
+        assert_eq!(
+            check(&both, json!({"exp": NOW + 10, "aud": "web"})),
+            Err("audience_mismatch")
+        );
+        assert_eq!(
+            check(&both, json!({"exp": NOW + 10})),
+            Err("audience_mismatch")
+        );
+    }
+
+    #[test]
     fn scanning_the_payload_gives_the_verdicts_of_the_decoded_map() {
         let policies = [
             Policy::default(),
@@ -552,6 +628,10 @@ mod tests {
                 allow_missing_iss: true,
                 require_exp: false,
                 leeway_seconds: 0,
+                ..Policy::default()
+            },
+            Policy {
+                accept_any_audience: true,
                 ..Policy::default()
             },
         ];

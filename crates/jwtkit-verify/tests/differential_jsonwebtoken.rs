@@ -517,6 +517,79 @@ fn same_tokens_same_verdicts() {
     assert!(checked > 150, "only {checked} cases ran");
 }
 
+/// With no audience configured, jsonwebtoken (whose `validate_aud` is on by default) refuses a
+/// token that carries `aud`, as RFC 7519 §4.1.3 asks; jwtkit's default is the same, and both
+/// accept such a token only when told to ignore the audience.
+#[test]
+fn without_a_configured_audience_the_verdicts_agree() {
+    let party = Party::new(Algorithm::HS256);
+    let strict = Policy {
+        audiences: Vec::new(),
+        ..party.policy()
+    };
+    let mut validation = party.validation();
+    validation.aud = None;
+    validation.set_required_spec_claims(&["exp", "iss"]);
+    let cases = [
+        ("aud string", party.sign(&claims()), false),
+        (
+            "aud array",
+            party.sign(&with("aud", json!(["a", AUD]))),
+            false,
+        ),
+        (
+            "aud empty array",
+            party.sign(&with("aud", json!([]))),
+            false,
+        ),
+        ("no aud", party.sign(&without("aud")), true),
+    ];
+    let rt = runtime();
+    let registry = Registry::new(vec![IssuerConfig {
+        name: "differential".into(),
+        issuers: vec![ISS.into()],
+        keys: KeySource::Static(vec![party.verifying.clone()]),
+        policy: strict.clone(),
+    }])
+    .unwrap();
+    let validator = Validator::new(vec![party.verifying.clone()], strict);
+    for (name, token, accepted) in &cases {
+        let reference = jsonwebtoken::decode::<Value>(token, &party.jwt_decoding, &validation);
+        assert_eq!(reference.is_ok(), *accepted, "jsonwebtoken: {name}");
+        let ours = validator.validate(token).map(|_| ()).map_err(|e| e.code());
+        let expected = if *accepted {
+            Ok(())
+        } else {
+            Err("audience_mismatch")
+        };
+        assert_eq!(ours, expected, "Validator: {name}");
+        assert_eq!(
+            rt.block_on(registry.validate(token))
+                .map(|_| ())
+                .map_err(|e| e.code()),
+            expected,
+            "Registry: {name}"
+        );
+    }
+    // Told to ignore the audience, both accept every case.
+    let loose = Validator::new(
+        vec![party.verifying.clone()],
+        Policy {
+            audiences: Vec::new(),
+            accept_any_audience: true,
+            ..party.policy()
+        },
+    );
+    validation.validate_aud = false;
+    for (name, token, _) in &cases {
+        assert!(
+            jsonwebtoken::decode::<Value>(token, &party.jwt_decoding, &validation).is_ok(),
+            "jsonwebtoken without validate_aud: {name}"
+        );
+        assert!(loose.validate(token).is_ok(), "accept_any_audience: {name}");
+    }
+}
+
 /// Where jwtkit is stricter than jsonwebtoken on purpose: each case is refused by jwtkit and
 /// accepted by jsonwebtoken. If jsonwebtoken starts refusing one, the list can shrink.
 #[test]

@@ -180,6 +180,7 @@ proptest! {
         email_template in any::<String>(),
         flags in any::<(bool, bool, bool)>(),
         lifetime in 1u64..=10_000_000_000,
+        issuer in any::<Option<String>>(),
     ) {
         let minter = Minter::new(signer(alg, &secret));
         let profile = CamundaProfile {
@@ -188,10 +189,15 @@ proptest! {
             is_superuser: flags.1,
             is_verified: flags.2,
             expiry: Expiry::After(lifetime),
+            issuer: issuer.clone(),
         };
         let claims = profile.claims(&subject, email.as_deref(), NOW).expect("valid profile");
         let expected = serde_json::to_value(&claims).expect("serialisable");
-        let verified = round_trip(&minter, Policy::default(), &expected)?;
+        let policy = Policy {
+            issuers: issuer.into_iter().collect(),
+            ..Policy::default()
+        };
+        let verified = round_trip(&minter, policy, &expected)?;
         prop_assert_eq!(Value::Object(verified), expected);
         prop_assert_eq!(claims.sub, subject);
     }
@@ -289,7 +295,12 @@ fn valid_tokens() -> &'static [(String, Validator); 6] {
                 "roles": ["a", "b"],
             });
             let token = minter.mint(&claims).expect("mint");
-            let validator = validator(&minter, Policy::default());
+            // The token names its audiences, so the validator must accept one of them.
+            let policy = Policy {
+                audiences: vec!["api".into()],
+                ..Policy::default()
+            };
+            let validator = validator(&minter, policy);
             validator
                 .validate_at(&token, NOW)
                 .expect("the original is valid");
