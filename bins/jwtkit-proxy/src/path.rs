@@ -27,7 +27,7 @@ use std::borrow::Cow;
 /// Why a path is refused. Each is a spelling that upstreams read in more than one way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
-    /// The path does not start with `/` (e.g. the `*` of `OPTIONS *`).
+    /// The path does not start with `/` (the `*` of `OPTIONS *`, the empty path of `CONNECT`).
     #[error("the path does not start with /")]
     NotAbsolute,
     /// A `;` path parameter, raw or as `%3B`.
@@ -56,12 +56,10 @@ pub enum PathError {
 /// The canonical form of `path` (see the module documentation), borrowed when `path` is already
 /// canonical, which is the common case and costs no allocation.
 pub fn canonicalize(path: &str) -> Result<Cow<'_, str>, PathError> {
-    if path.is_empty() {
-        // An absolute-form target without a path (`http://host`) asks for the root.
-        return Ok(Cow::Borrowed("/"));
-    }
+    // `*` (`OPTIONS *`) and the empty path of an authority-form target (`CONNECT host:port`)
+    // name no resource below any prefix. (An absolute-form `http://host` has the path `/`.)
     let bytes = path.as_bytes();
-    if bytes[0] != b'/' {
+    if bytes.first() != Some(&b'/') {
         return Err(PathError::NotAbsolute);
     }
     // `None` while the output equals the input so far; from the first difference on, the
@@ -292,7 +290,6 @@ mod tests {
         assert_eq!(ok("//api//admin///x"), "/api/admin/x");
         assert_eq!(ok("/api/x//"), "/api/x/");
         assert_eq!(ok("/api/%61//x"), "/api/a/x");
-        assert_eq!(ok(""), "/");
     }
 
     #[test]
@@ -319,6 +316,7 @@ mod tests {
             ("/api/a%zz", PathError::BrokenEscape),
             ("/api/a%\u{e9}", PathError::BrokenEscape),
             ("*", PathError::NotAbsolute),
+            ("", PathError::NotAbsolute),
             ("api", PathError::NotAbsolute),
         ] {
             assert_eq!(canonicalize(path), Err(error), "{path}");
@@ -361,6 +359,14 @@ mod tests {
         ] {
             assert!(canonicalize(path).is_ok(), "{path}");
         }
+    }
+
+    #[test]
+    fn targets_in_absolute_form_have_a_path_and_others_are_refused() {
+        let uri: axum::http::Uri = "http://proxy.test".parse().unwrap();
+        assert_eq!(canonicalize(uri.path()), Ok(Cow::Borrowed("/")));
+        let uri: axum::http::Uri = "proxy.test:443".parse().unwrap();
+        assert_eq!(canonicalize(uri.path()), Err(PathError::NotAbsolute));
     }
 
     #[test]
