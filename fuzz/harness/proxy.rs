@@ -18,8 +18,10 @@
 //! Besides "no panic" and "no hang", it checks: no 500 answer; without a valid token nothing but
 //! `/health`, `/ready`, `/metrics` and `OPTIONS` answers 2xx and the upstream is never reached;
 //! what reaches the upstream carries no caller-set `x-auth-*` or `x-user-*` header (only the
-//! proxy's identity headers, equal to the token's claims), never the caller's token except on the
-//! passthrough route, and on prefix routes the caller's body exactly.
+//! proxy's identity headers, equal to the token's claims) and no header named with `_`, never
+//! the caller's token except on the passthrough route, and on prefix routes the caller's body
+//! exactly. Paths are compared in the canonical form the proxy routes on
+//! (`jwtkit_proxy::path::canonicalize`).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -421,7 +423,12 @@ pub fn run(data: &[u8]) {
         "500 for {method} {uri}: {:?}",
         response_body.map(|b| String::from_utf8_lossy(&b).into_owned())
     );
-    let path = uri.path();
+    // The proxy routes on the canonical path (`jwtkit_proxy::path`): `//health` is `/health`.
+    // A path it refuses (400 `invalid_path`) reaches nothing: `""` matches no route below.
+    let canonical = jwtkit_proxy::path::canonicalize(uri.path())
+        .map(|p| p.into_owned())
+        .unwrap_or_default();
+    let path = canonical.as_str();
     if !could_pass {
         // `/health` probes each upstream's base URL itself (without credentials).
         let public = matches!(path, "/health" | "/ready" | "/metrics") || method == Method::OPTIONS;
@@ -469,6 +476,11 @@ fn check_forwarded(
 ) {
     let passthrough = upstream_uri.starts_with("/pass");
     for (name, value) in upstream_headers {
+        // CGI-style upstreams read `x_user_id` as `x-user-id`: no such name is forwarded.
+        assert!(
+            !name.as_str().contains('_'),
+            "a header named with `_` reached the upstream: {name}"
+        );
         if !is_identity_header(name) {
             continue;
         }

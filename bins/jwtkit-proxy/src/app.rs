@@ -1,5 +1,6 @@
 //! Wiring: configuration -> state -> axum router with the proxy's middleware.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -7,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,7 +24,7 @@ use crate::camunda::CamundaFacade;
 use crate::client::UpstreamClient;
 use crate::config::{Config, ConfigError, IssuerSection, SecretRef, UpstreamAuth};
 use crate::error::{ApiError, ErrorCode};
-use crate::forward::{ProxyRoute, forward};
+use crate::forward::{InboundHeaders, ProxyRoute, forward};
 use crate::metrics::Metrics;
 use crate::tokens::CentrifugoTokens;
 use crate::upstream::{Upstream, load_secret, secret_origin};
@@ -33,14 +35,12 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Upstreams by name.
     pub upstreams: HashMap<String, Arc<Upstream>>,
-    /// Prefix routes, longest prefix first.
+    /// Prefix routes, longest (canonical) prefix first.
     pub routes: Vec<ProxyRoute>,
     /// The Camunda facade, when configured.
     pub camunda: Option<CamundaFacade>,
     /// Centrifugo token endpoints, when configured.
     pub centrifugo: Option<CentrifugoTokens>,
-    /// Header prefixes removed from every forwarded request, in lower case.
-    pub strip_prefixes: Vec<String>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     max_header_bytes: usize,
@@ -336,14 +336,36 @@ impl AppState {
         let mut routes: Vec<ProxyRoute> = config
             .routes
             .iter()
-            .map(|r| ProxyRoute {
-                prefix: r.prefix.clone(),
-                strip_prefix: r.strip_prefix,
-                upstream: upstreams[&r.upstream].clone(),
-                access: Access::new(&r.access),
+            .enumerate()
+            .map(|(index, r)| {
+                let identity_headers = config
+                    .upstreams
+                    .iter()
+                    .filter(|u| u.name == r.upstream)
+                    .flat_map(|u| u.identity_headers.keys().map(String::as_str));
+                let inbound = InboundHeaders::new(
+                    config.strip_header_prefixes.iter().map(String::as_str),
+                    identity_headers,
+                    config.keep_underscore_headers,
+                );
+                ProxyRoute::new(
+                    &r.prefix,
+                    r.case_insensitive,
+                    r.strip_prefix,
+                    upstreams[&r.upstream].clone(),
+                    Access::new(&r.access),
+                    inbound,
+                )
+                .map_err(|problem| {
+                    ConfigError::new(
+                        format!("routes[{index}].prefix"),
+                        format!("{:?} {problem}", r.prefix),
+                        "write the prefix with letters, digits, `-._~` and `/` only",
+                    )
+                })
             })
-            .collect();
-        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+            .collect::<Result<_, _>>()?;
+        routes.sort_by_key(|r| std::cmp::Reverse(r.canonical_len()));
         let camunda = config
             .camunda
             .as_ref()
@@ -367,11 +389,6 @@ impl AppState {
             routes,
             camunda,
             centrifugo,
-            strip_prefixes: config
-                .strip_header_prefixes
-                .iter()
-                .map(|p| p.to_ascii_lowercase())
-                .collect(),
             metrics,
             max_header_bytes: config.limits.max_header_bytes,
             max_body_bytes: config.limits.max_body_bytes,
@@ -381,25 +398,28 @@ impl AppState {
 
 /// The router with all middleware.
 pub fn router(state: Arc<AppState>, config: &Config) -> Router {
-    let mut app = Router::new()
+    let mut routes = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics));
     // Feature routes exist only when configured, so they never hide a prefix route.
     if state.camunda.is_some() {
-        app = app.merge(crate::camunda::router());
+        routes = routes.merge(crate::camunda::router());
     }
     if state.centrifugo.is_some() {
-        app = app.merge(crate::tokens::router());
+        routes = routes.merge(crate::tokens::router());
     }
-    let mut app = app
+    let routes = routes
         .fallback(proxy)
         .layer(RequestBodyLimitLayer::new(config.limits.max_body_bytes))
-        // One middleware for both jobs: each layer costs allocations on every request.
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            limit_and_observe,
-        ));
+        .with_state(state.clone());
+    // Every route family is chosen on the canonical path, so the middleware that makes it
+    // canonical wraps the whole router: a layer on the router itself would run after routing.
+    // One middleware for the path, the limits and observation: each costs allocations on
+    // every request.
+    let mut app = Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn_with_state(state, limit_and_observe));
     if !config.cors_origins.is_empty() {
         let origins: Vec<HeaderValue> = config
             .cors_origins
@@ -421,24 +441,33 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
                 .max_age(Duration::from_secs(600)),
         );
     }
-    app.with_state(state)
+    app
 }
 
-/// Refuses requests over the header and declared body limits, then logs and counts every
-/// request, refused ones included. Only the path is logged: queries may carry tokens.
+/// Makes the request path canonical (400 `invalid_path` for a spelling upstreams read
+/// differently, see [`crate::path`]), refuses requests over the header and declared body
+/// limits, then logs and counts every request, refused ones included. The path is logged as
+/// it was received, never the query: queries may carry tokens.
 async fn limit_and_observe(
     State(state): State<Arc<AppState>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let response = match over_limits(&state, &request) {
+    // A path refused as unreadable has no route: it is counted as `unmatched`.
+    let (refusal, route) = match canonical_target(&mut request) {
+        Err(refusal) => (Some(refusal), "unmatched".to_owned()),
+        Ok(()) => (
+            over_limits(&state, &request),
+            route_label(&state, request.uri().path()),
+        ),
+    };
+    let response = match refusal {
         Some(refusal) => refusal.into_response(),
         None => next.run(request).await,
     };
-    let route = route_label(&state, &path);
     let status = response.status();
     state.metrics.request(&route, status.as_u16());
     let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
@@ -449,6 +478,35 @@ async fn limit_and_observe(
     }
     tracing::info!(%method, path = %path, route = %route, status = status.as_u16(), error = code.unwrap_or("-"), elapsed_ms = started.elapsed().as_millis() as u64, "request");
     response
+}
+
+/// Replaces the request's path by its canonical form (the query stays as it came); an
+/// already canonical path is left alone, without allocating.
+fn canonical_target(request: &mut Request) -> Result<(), ApiError> {
+    let canonical = match crate::path::canonicalize(request.uri().path()) {
+        Ok(Cow::Borrowed(_)) => return Ok(()),
+        Ok(Cow::Owned(canonical)) => canonical,
+        Err(err) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                err.to_string(),
+            ));
+        }
+    };
+    let mut target = canonical;
+    if let Some(query) = request.uri().query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    let mut parts = request.uri().clone().into_parts();
+    parts.path_and_query = Some(
+        PathAndQuery::try_from(target)
+            .map_err(|_| ApiError::bad_request("the request target cannot be read"))?,
+    );
+    *request.uri_mut() = Uri::from_parts(parts)
+        .map_err(|_| ApiError::bad_request("the request target cannot be read"))?;
+    Ok(())
 }
 
 /// 431 when the request headers together exceed the limit; 413 (in the proxy's JSON error
@@ -497,13 +555,8 @@ fn route_label(state: &AppState, path: &str) -> String {
         .map_or_else(|| "unmatched".to_owned(), |r| r.prefix.clone())
 }
 
+/// A prefix route's request. Its path is canonical already (`limit_and_observe`).
 async fn proxy(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    // Routes are chosen by prefix: `/app/../admin` must not reach `/admin` under `/app`'s rules
-    // once the upstream resolves the dots.
-    if has_dot_segment(request.uri().path()) {
-        return ApiError::bad_request("paths with `.` or `..` segments are not forwarded")
-            .into_response();
-    }
     let Some(route) = state
         .routes
         .iter()
@@ -523,23 +576,6 @@ async fn proxy(State(state): State<Arc<AppState>>, request: Request) -> Response
     forward(&state, route, &caller, request)
         .await
         .unwrap_or_else(IntoResponse::into_response)
-}
-
-/// True when a segment of `path` is `.` or `..`, also when percent-encoded or delimited by an
-/// encoded slash or a backslash (upstreams differ in what they decode before resolving dots).
-fn has_dot_segment(path: &str) -> bool {
-    if !path.contains(['.', '%']) {
-        return false;
-    }
-    let decoded = path
-        .to_ascii_lowercase()
-        .replace("%2e", ".")
-        .replace(['\\'], "/")
-        .replace("%2f", "/")
-        .replace("%5c", "/");
-    decoded
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
 }
 
 /// Liveness, plus whether each upstream answers at all (as seed 001's /health did).
@@ -593,34 +629,4 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         text,
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::has_dot_segment;
-
-    #[test]
-    fn dot_segments_are_found_in_every_spelling() {
-        for path in [
-            "/app/../admin",
-            "/app/./x",
-            "/app/..",
-            "/app/%2e%2e/admin",
-            "/app/.%2E/admin",
-            "/app/..%2fadmin",
-            "/app/..%5Cadmin",
-            "/app\\..\\admin",
-        ] {
-            assert!(has_dot_segment(path), "{path}");
-        }
-        for path in [
-            "/app/x",
-            "/app/.well-known/a",
-            "/app/v1.2/x",
-            "/app/...",
-            "/a%20b",
-        ] {
-            assert!(!has_dot_segment(path), "{path}");
-        }
-    }
 }

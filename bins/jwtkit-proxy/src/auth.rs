@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, Uri, header};
-use jwtkit_verify::{ClaimMap, Registry, Validated};
+use axum::http::{HeaderMap, Uri};
+use jwtkit_verify::{ClaimMap, Registry, Validated, extract};
 use serde_json::Value;
 
 use crate::config::AccessSection;
@@ -100,9 +100,27 @@ impl Access {
         }
     }
 
-    /// The cookie or query parameter that carried the token, to remove before forwarding.
+    /// Where the route looks for the token, in order.
     pub fn sources(&self) -> &[TokenSource] {
         &self.sources
+    }
+
+    /// The cookies the route takes tokens from: removed before forwarding, whichever place
+    /// the token came from.
+    pub fn cookie_names(&self) -> impl Iterator<Item = &str> {
+        self.sources.iter().filter_map(|source| match source {
+            TokenSource::Cookie(name) => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The query parameters the route takes tokens from: removed before forwarding, whichever
+    /// place the token came from.
+    pub fn query_names(&self) -> impl Iterator<Item = &str> {
+        self.sources.iter().filter_map(|source| match source {
+            TokenSource::Query(name) => Some(name.as_str()),
+            _ => None,
+        })
     }
 
     fn find_token<'r>(
@@ -112,9 +130,9 @@ impl Access {
     ) -> Option<(Cow<'r, str>, TokenSource)> {
         self.sources.iter().find_map(|source| {
             let token = match source {
-                TokenSource::Header => bearer(headers).map(Cow::Borrowed),
-                TokenSource::Cookie(name) => cookie(headers, name).map(Cow::Borrowed),
-                TokenSource::Query(name) => query_param(uri, name),
+                TokenSource::Header => extract::bearer(headers).map(Cow::Borrowed),
+                TokenSource::Cookie(name) => extract::cookie(headers, name).map(Cow::Borrowed),
+                TokenSource::Query(name) => extract::query_param(uri.query()?, name),
             }?;
             Some((token, source.clone()))
         })
@@ -184,51 +202,44 @@ impl Access {
     }
 }
 
-/// The bearer token of the Authorization header (scheme case-insensitive).
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|line| {
-            line.split(';').find_map(|pair| {
-                let (key, value) = pair.trim().split_once('=')?;
-                (key == name && !value.is_empty()).then_some(value)
-            })
-        })
-}
-
-fn query_param<'u>(uri: &'u Uri, name: &str) -> Option<Cow<'u, str>> {
-    url::form_urlencoded::parse(uri.query()?.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     #[test]
-    fn tokens_are_found_in_header_cookie_and_query() {
+    fn tokens_are_found_in_header_cookie_and_query_in_the_configured_order() {
+        let access = Access::new(&AccessSection {
+            token_from: vec![
+                "query:access_token".into(),
+                "cookie:__session".into(),
+                "header".into(),
+            ],
+            ..AccessSection::default()
+        });
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            "a=1; __session=tok.en.c; b=2".parse().unwrap(),
+        headers.insert(header::AUTHORIZATION, "Bearer h".parse().unwrap());
+        let uri: Uri = "/x?y=1".parse().unwrap();
+        let found = |headers: &HeaderMap, uri: &Uri| {
+            access
+                .find_token(headers, uri)
+                .map(|(token, source)| (token.into_owned(), source))
+        };
+        assert_eq!(
+            found(&headers, &uri),
+            Some(("h".into(), TokenSource::Header))
         );
-        assert_eq!(cookie(&headers, "__session"), Some("tok.en.c"));
-        assert_eq!(cookie(&headers, "missing"), None);
-        headers.insert(header::AUTHORIZATION, "BEARER  abc ".parse().unwrap());
-        assert_eq!(bearer(&headers), Some("abc"));
-        headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(bearer(&headers), None);
-        let uri: Uri = "/x?y=1&access_token=a%2Eb".parse().unwrap();
-        assert_eq!(query_param(&uri, "access_token").as_deref(), Some("a.b"));
+        headers.insert(header::COOKIE, "a=1; __session = c ".parse().unwrap());
+        assert_eq!(
+            found(&headers, &uri),
+            Some(("c".into(), TokenSource::Cookie("__session".into())))
+        );
+        let uri: Uri = "/x?y=1&access%5Ftoken=a%2Eb".parse().unwrap();
+        assert_eq!(
+            found(&headers, &uri),
+            Some(("a.b".into(), TokenSource::Query("access_token".into())))
+        );
+        assert_eq!(access.cookie_names().collect::<Vec<_>>(), ["__session"]);
+        assert_eq!(access.query_names().collect::<Vec<_>>(), ["access_token"]);
     }
 }

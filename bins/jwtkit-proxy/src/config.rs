@@ -61,6 +61,11 @@ pub struct Config {
     /// route, so a caller cannot pose as someone else (case-insensitive).
     #[serde(default = "default_strip_prefixes")]
     pub strip_header_prefixes: Vec<String>,
+    /// Forward inbound headers whose names contain `_` (dropped by default, as nginx does: CGI,
+    /// WSGI and PHP servers read `X_User_Id` as the same variable as `X-User-Id`). Names that
+    /// match a strip prefix or an identity header with `_` read as `-` are removed either way.
+    #[serde(default)]
+    pub keep_underscore_headers: bool,
     /// Verified-token cache size (0 disables it).
     #[serde(default = "default_token_cache")]
     pub token_cache_capacity: usize,
@@ -358,6 +363,9 @@ pub struct RouteSection {
     /// Remove the prefix before appending the path to the upstream URL.
     #[serde(default)]
     pub strip_prefix: bool,
+    /// Match the prefix in any letter case (for upstreams that read paths case-insensitively).
+    #[serde(default)]
+    pub case_insensitive: bool,
     #[serde(flatten)]
     /// Who may use the route.
     pub access: AccessSection,
@@ -652,6 +660,7 @@ impl Config {
             limits: Limits::default(),
             cors_origins: Vec::new(),
             strip_header_prefixes: default_strip_prefixes(),
+            keep_underscore_headers: false,
             token_cache_capacity: default_token_cache(),
             issuers,
             upstreams: vec![engine],

@@ -128,6 +128,7 @@ pub async fn start(listen: &str) -> Result<Dev, String> {
         prefix: "/echo".into(),
         upstream: "echo".into(),
         strip_prefix: true,
+        case_insensitive: false,
         access: open.clone(),
     }];
     config.centrifugo = Some(CentrifugoSection {

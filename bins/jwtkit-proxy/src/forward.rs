@@ -10,33 +10,128 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::Response;
 use http_body_util::BodyExt;
+use jwtkit_verify::extract;
 use tower_http::timeout::TimeoutBody;
 
 use crate::app::AppState;
-use crate::auth::{Access, Caller, TokenSource};
+use crate::auth::{Access, Caller};
 use crate::error::ApiError;
 use crate::upstream::Upstream;
 
 /// A configured prefix route.
 pub struct ProxyRoute {
-    /// Path prefix, e.g. `/engine-rest`.
+    /// Path prefix as configured, e.g. `/engine-rest` (the metrics label).
     pub prefix: String,
+    /// The prefix in canonical form ([`crate::path::canonical_prefix`]), without a trailing
+    /// slash: what request paths (canonical too) are matched against.
+    canonical: String,
+    /// Match the prefix in any letter case.
+    case_insensitive: bool,
     /// Remove the prefix before forwarding.
     pub strip_prefix: bool,
     /// Target.
     pub upstream: Arc<Upstream>,
     /// Caller requirements.
     pub access: Access,
+    /// Inbound headers that never reach the upstream.
+    inbound: InboundHeaders,
 }
 
 impl ProxyRoute {
-    /// True when `path` is the prefix or below it (`/api` matches `/api` and `/api/x`, not `/apix`).
-    pub fn matches(&self, path: &str) -> bool {
-        let prefix = self.prefix.trim_end_matches('/');
-        path == prefix
-            || path.starts_with(prefix) && path[prefix.len()..].starts_with('/')
-            || prefix.is_empty()
+    /// A route; `Err` with the reason when `prefix` is not a usable prefix (see
+    /// [`crate::path::canonical_prefix`]).
+    pub fn new(
+        prefix: &str,
+        case_insensitive: bool,
+        strip_prefix: bool,
+        upstream: Arc<Upstream>,
+        access: Access,
+        inbound: InboundHeaders,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            prefix: prefix.to_owned(),
+            canonical: crate::path::canonical_prefix(prefix)?,
+            case_insensitive,
+            strip_prefix,
+            upstream,
+            access,
+            inbound,
+        })
     }
+
+    /// The canonical prefix's length in bytes (for ordering routes, longest first).
+    pub fn canonical_len(&self) -> usize {
+        self.canonical.len()
+    }
+
+    /// True when the canonical `path` is the prefix or below it (`/api` matches `/api` and
+    /// `/api/x`, not `/apix`), in any letter case if the route says so.
+    pub fn matches(&self, path: &str) -> bool {
+        let prefix = self.canonical.as_str();
+        let Some(head) = path.get(..prefix.len()) else {
+            return false;
+        };
+        let same = if self.case_insensitive {
+            head.eq_ignore_ascii_case(prefix)
+        } else {
+            head == prefix
+        };
+        same && matches!(path.as_bytes().get(prefix.len()), None | Some(b'/'))
+    }
+}
+
+/// Which inbound headers never reach an upstream: names that contain `_` (unless kept), names
+/// that start with a strip prefix, and the upstream's identity header names. CGI, WSGI and PHP
+/// servers read `X_User_Id` and `X-User-Id` as the same `HTTP_X_USER_ID`, so names are compared
+/// with `_` and `-` alike.
+#[derive(Clone, Debug, Default)]
+pub struct InboundHeaders {
+    /// Lower case, `_` written as `-`.
+    prefixes: Vec<String>,
+    /// Lower case, `_` written as `-`.
+    identity: Vec<String>,
+    keep_underscores: bool,
+}
+
+impl InboundHeaders {
+    /// The rules for one route: the global strip prefixes, the route's upstream's identity
+    /// header names, and whether names with `_` are forwarded at all.
+    pub fn new<'a>(
+        strip_prefixes: impl IntoIterator<Item = &'a str>,
+        identity_headers: impl IntoIterator<Item = &'a str>,
+        keep_underscores: bool,
+    ) -> Self {
+        let fold = |name: &str| name.to_ascii_lowercase().replace('_', "-");
+        Self {
+            prefixes: strip_prefixes.into_iter().map(fold).collect(),
+            identity: identity_headers.into_iter().map(fold).collect(),
+            keep_underscores,
+        }
+    }
+
+    /// True when the inbound header `name` (lower case, as `HeaderMap` keeps names) is dropped.
+    fn drops(&self, name: &str) -> bool {
+        if !name.contains('_') {
+            // The usual case: a plain comparison, nothing to fold.
+            return self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
+                || self.identity.iter().any(|n| n == name);
+        }
+        !self.keep_underscores
+            || self
+                .prefixes
+                .iter()
+                .any(|p| name.len() >= p.len() && alike(&name[..p.len()], p))
+            || self.identity.iter().any(|n| alike(name, n))
+    }
+}
+
+/// Equal with `_` read as `-` (`folded` has no `_`).
+fn alike(name: &str, folded: &str) -> bool {
+    name.len() == folded.len()
+        && name
+            .bytes()
+            .zip(folded.bytes())
+            .all(|(a, b)| a == b || a == b'_' && b == b'-')
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those the
@@ -97,49 +192,36 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Removes everything that could carry the caller's credentials or a forged identity:
-/// `Authorization`, the token's cookie, and headers with the configured prefixes (given in
-/// lower case, as header names are stored).
-pub fn remove_inbound_identity(
+/// `Authorization`, the route's token cookies (in every spelling the token lookup reads as
+/// them), and the headers `inbound` drops.
+pub fn remove_inbound_identity<'a>(
     headers: &mut HeaderMap,
-    lowercase_prefixes: &[String],
-    token_cookies: &[String],
+    inbound: &InboundHeaders,
+    token_cookies: impl Iterator<Item = &'a str>,
 ) {
     headers.remove(header::AUTHORIZATION);
-    let spoofable: Vec<HeaderName> = headers
+    let dropped: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| {
-            lowercase_prefixes
-                .iter()
-                .any(|p| name.as_str().starts_with(p.as_str()))
-        })
+        .filter(|name| inbound.drops(name.as_str()))
         .cloned()
         .collect();
-    for name in spoofable {
+    for name in dropped {
         headers.remove(name);
     }
-    if !token_cookies.is_empty() {
-        let kept: Vec<String> = header_items(headers, header::COOKIE, ';')
-            .filter(|pair| {
-                !token_cookies
-                    .iter()
-                    .any(|name| pair.split_once('=').is_some_and(|(k, _)| k == name))
-            })
-            .map(str::to_owned)
-            .collect();
-        headers.remove(header::COOKIE);
-        if !kept.is_empty()
-            && let Ok(value) = HeaderValue::from_str(&kept.join("; "))
-        {
-            headers.insert(header::COOKIE, value);
-        }
+    let cookies: Vec<&str> = token_cookies.collect();
+    if !cookies.is_empty() {
+        extract::remove_cookies(headers, &cookies);
     }
 }
 
-/// The upstream path and query: the prefix removed if asked, the token's query parameter dropped.
-fn upstream_path(route: &ProxyRoute, request: &Request, token_query: Option<&str>) -> String {
+/// The upstream path and query: the canonical path (the prefix removed if asked), the query
+/// without the route's token parameters, every other parameter byte for byte.
+fn upstream_path(route: &ProxyRoute, request: &Request) -> String {
     let path = request.uri().path();
     let path = if route.strip_prefix {
-        &path[route.prefix.trim_end_matches('/').len()..]
+        // The path matched the prefix: its first `canonical.len()` bytes are the prefix (ASCII,
+        // in whatever letter case).
+        &path[route.canonical.len()..]
     } else {
         path
     };
@@ -149,13 +231,11 @@ fn upstream_path(route: &ProxyRoute, request: &Request, token_query: Option<&str
         format!("/{path}")
     };
     if let Some(query) = request.uri().query() {
-        let kept: String = match token_query {
-            Some(name) => url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(
-                    url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != name),
-                )
-                .finish(),
-            None => query.to_owned(),
+        let names: Vec<&str> = route.access.query_names().collect();
+        let kept = if names.is_empty() {
+            std::borrow::Cow::Borrowed(query)
+        } else {
+            extract::remove_query_params(query, &names)
         };
         if !kept.is_empty() {
             out.push('?');
@@ -165,6 +245,17 @@ fn upstream_path(route: &ProxyRoute, request: &Request, token_query: Option<&str
     out
 }
 
+/// What `X-Forwarded-Host` says: the host the proxy was asked for, from the `Host` header or
+/// else the request target's authority (absolute form), without user information.
+fn forwarded_host(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<HeaderValue> {
+    if let Some(host) = headers.get(header::HOST) {
+        return Some(host.clone());
+    }
+    let authority = uri.authority()?;
+    let host = authority.as_str().rsplit('@').next().unwrap_or_default();
+    HeaderValue::from_str(host).ok()
+}
+
 /// Forwards an authenticated request and streams the answer back.
 pub async fn forward(
     state: &AppState,
@@ -172,32 +263,16 @@ pub async fn forward(
     caller: &Caller,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let token_query = match &caller.source {
-        TokenSource::Query(name) => Some(name.as_str()),
-        _ => None,
-    };
-    let path = upstream_path(route, &request, token_query);
+    let path = upstream_path(route, &request);
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
     let mut headers = parts.headers;
-    let host = headers.get(header::HOST).cloned();
+    let host = forwarded_host(&headers, &parts.uri);
     remove_hop_by_hop(&mut headers);
-    let token_cookies: Vec<String> = route
-        .access
-        .sources()
-        .iter()
-        .filter_map(|s| {
-            if let TokenSource::Cookie(name) = s {
-                Some(name.clone())
-            } else {
-                None
-            }
-        })
-        .collect();
-    remove_inbound_identity(&mut headers, &state.strip_prefixes, &token_cookies);
+    remove_inbound_identity(&mut headers, &route.inbound, route.access.cookie_names());
     headers.remove(header::HOST);
     if let Some(ip) = peer {
         let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
@@ -209,9 +284,11 @@ pub async fn forward(
         }
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    if let Some(host) = host {
-        headers.insert(X_FORWARDED_HOST, host);
-    }
+    // Always the proxy's own reading: a caller's value never passes, also when there is no host.
+    match host {
+        Some(host) => headers.insert(X_FORWARDED_HOST, host),
+        None => headers.remove(X_FORWARDED_HOST),
+    };
     // The body is streamed; a body cut short (client gone, size limit hit) fails the upstream
     // request instead of arriving as a complete, shorter body. Either way the fault is the
     // caller's, not the upstream's: a body that grows past the limit (no Content-Length to
@@ -288,23 +365,60 @@ fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
 mod tests {
     use super::*;
 
+    fn rules(keep_underscores: bool) -> InboundHeaders {
+        InboundHeaders::new(["x-user-", "X_Auth-"], ["X-Tenant"], keep_underscores)
+    }
+
     #[test]
     fn identity_headers_authorization_and_token_cookie_are_removed() {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, "Bearer x".parse().unwrap());
         headers.insert("X-User-Id", "admin".parse().unwrap());
         headers.insert("x-auth-roles", "root".parse().unwrap());
+        headers.insert("x-tenant", "t0".parse().unwrap());
+        headers.insert("x-tenant-name", "kept".parse().unwrap());
         headers.insert("x-request-id", "42".parse().unwrap());
-        headers.insert(header::COOKIE, "__session=tok; theme=dark".parse().unwrap());
-        remove_inbound_identity(
-            &mut headers,
-            &["x-user-".into(), "x-auth-".into()],
-            &["__session".into()],
+        headers.insert(
+            header::COOKIE,
+            "__session =tok; theme=dark".parse().unwrap(),
         );
-        assert!(headers.get(header::AUTHORIZATION).is_none());
-        assert!(headers.get("x-user-id").is_none() && headers.get("x-auth-roles").is_none());
-        assert_eq!(headers.get("x-request-id").unwrap(), "42");
+        remove_inbound_identity(&mut headers, &rules(false), ["__session"].into_iter());
+        let names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["x-tenant-name", "x-request-id", "cookie"]);
         assert_eq!(headers.get(header::COOKIE).unwrap(), "theme=dark");
+    }
+
+    #[test]
+    fn underscore_spellings_are_dropped_or_compared_as_dashes() {
+        let forged = ["x_user_id", "x-user_email", "x_auth_roles", "x_tenant"];
+        for keep in [false, true] {
+            for name in forged {
+                assert!(rules(keep).drops(name), "{name}, keep {keep}");
+            }
+            assert!(!rules(keep).drops("x-request-id"));
+            assert!(!rules(keep).drops("x-tenant-name"));
+            assert_eq!(rules(keep).drops("x_tenant_name"), !keep);
+        }
+        assert!(rules(false).drops("x_custom"));
+        assert!(!rules(true).drops("x_custom"));
+        assert!(!rules(true).drops("x_"));
+    }
+
+    #[test]
+    fn forwarded_host_is_the_host_header_or_the_target_authority() {
+        let mut headers = HeaderMap::new();
+        let origin_form: axum::http::Uri = "/x".parse().unwrap();
+        let absolute: axum::http::Uri = "http://user:pw@public.example:8443/x".parse().unwrap();
+        assert_eq!(forwarded_host(&headers, &origin_form), None);
+        assert_eq!(
+            forwarded_host(&headers, &absolute).unwrap(),
+            "public.example:8443"
+        );
+        headers.insert(header::HOST, "proxy.example".parse().unwrap());
+        assert_eq!(
+            forwarded_host(&headers, &absolute).unwrap(),
+            "proxy.example"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod dev;
 pub mod error;
 pub mod forward;
 pub mod metrics;
+pub mod path;
 pub mod tokens;
 pub mod upstream;
 

@@ -34,12 +34,10 @@ use serde::de::DeserializeOwned;
 
 use crate::{Registry, Validated, VerifyError};
 
-/// The token of an `Authorization: Bearer` header (scheme case-insensitive, RFC 6750 §2.1).
+/// The token of an `Authorization: Bearer` header (scheme case-insensitive, RFC 6750 §2.1):
+/// [`crate::extract::bearer`], kept under this name for existing callers.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    crate::extract::bearer(headers)
 }
 
 /// Why a request was not authenticated.
@@ -154,7 +152,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let registry = self.registry.clone();
         Box::pin(async move {
-            let Some(token) = bearer_token(request.headers()) else {
+            let Some(token) = crate::extract::bearer(request.headers()) else {
                 return Ok(AuthRejection::Missing.into_response());
             };
             match registry.validate(token).await {

@@ -35,6 +35,8 @@
 pub mod axum_auth;
 mod claims;
 mod error;
+#[cfg(feature = "http")]
+pub mod extract;
 pub mod jws;
 mod policy;
 mod registry;

@@ -639,3 +639,206 @@ strip_prefix = true
 "#
     )
 }
+
+// ---------------------------------------------------------------------------------------------
+// Raw HTTP: requests written byte for byte, and an upstream that reports what it received.
+
+/// An upstream on 127.0.0.1 that answers every request `200` with a JSON body describing the
+/// request exactly as it arrived: `{"target": request-target, "headers": [[name, value], ...]}`
+/// (names in the case they were sent, in order). No HTTP library parses the request, so
+/// nothing is normalised on the way. It stops with the test's runtime (or when dropped).
+pub struct RawEcho {
+    /// Its port.
+    pub port: u16,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RawEcho {
+    /// Starts listening.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the raw echo upstream");
+        let port = listener.local_addr().expect("addr").port();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(raw_echo_connection(stream, counter.clone()));
+            }
+        });
+        Self { port, hits, task }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many requests it has answered.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for RawEcho {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves one keep-alive connection of [`RawEcho`]; a request it cannot read ends it.
+async fn raw_echo_connection(
+    mut stream: tokio::net::TcpStream,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer: Vec<u8> = Vec::new();
+    loop {
+        let head_end = loop {
+            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at;
+            }
+            if buffer.len() > 256 * 1024 {
+                return;
+            }
+            let mut chunk = [0u8; 8192];
+            match tokio::time::timeout(Duration::from_secs(30), stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => buffer.extend_from_slice(&chunk[..n]),
+                _ => return,
+            }
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+        buffer.drain(..head_end + 4);
+        let mut lines = head.split("\r\n");
+        let request_line = lines.next().unwrap_or_default();
+        let target = request_line
+            .split(' ')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.to_owned(), value.trim().to_owned()))
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or(0);
+        while buffer.len() < length {
+            let mut chunk = [0u8; 8192];
+            match stream.read(&mut chunk).await {
+                Ok(n) if n > 0 => buffer.extend_from_slice(&chunk[..n]),
+                _ => return,
+            }
+        }
+        buffer.drain(..length);
+        hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let body = json!({"target": target, "headers": headers}).to_string();
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if stream.write_all(answer.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// An answer read off a raw connection.
+#[derive(Debug)]
+pub struct RawReply {
+    /// The status code (0 when there was no status line).
+    pub status: u16,
+    /// The header lines, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body (chunked encoding undone).
+    pub body: Vec<u8>,
+}
+
+impl RawReply {
+    /// The body as JSON (`Value::Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Writes `request` (the whole request, byte for byte: it should ask for `Connection: close` or
+/// be HTTP/1.0) to `addr` and reads the answer until the connection closes, at most 30 s.
+pub async fn raw_request(addr: SocketAddr, request: &[u8]) -> RawReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write the request");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("the answer ended within 30 s")
+        .expect("read the answer");
+    let head_end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(answer.len());
+    let head = String::from_utf8_lossy(&answer[..head_end]).into_owned();
+    let mut body = answer.get(head_end + 4..).unwrap_or_default().to_vec();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    if headers
+        .iter()
+        .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    RawReply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The data of a chunked body.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&raw[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .expect("chunk size");
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&raw[start..start + size]);
+        raw = &raw[start + size + 2..];
+    }
+    out
+}
+
+/// A TOML with `top` (top-level keys), the HS256 issuer and one upstream `echo` at `url`, then
+/// `extra`: keys of that upstream's table first (e.g. `identity_headers = {...}`), then routes.
+pub fn echo_toml(top: &str, url: &str, extra: &str) -> String {
+    format!(
+        r#"
+{top}
+{HS_ISSUER_TOML}
+[[upstreams]]
+name = "echo"
+url = "{url}"
+timeout_seconds = 5
+{extra}
+"#
+    )
+}
