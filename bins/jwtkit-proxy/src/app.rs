@@ -23,7 +23,7 @@ use crate::auth::Access;
 use crate::camunda::CamundaFacade;
 use crate::client::UpstreamClient;
 use crate::config::{Config, ConfigError, IssuerSection, SecretRef, UpstreamAuth};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorKind};
 use crate::forward::{InboundHeaders, ProxyRoute, forward};
 use crate::metrics::Metrics;
 use crate::tokens::CentrifugoTokens;
@@ -470,7 +470,7 @@ async fn limit_and_observe(
     };
     let status = response.status();
     state.metrics.request(&route, status.as_u16());
-    let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
+    let code = response.extensions().get::<ErrorKind>().map(|k| k.code());
     if let Some(code) = code
         .filter(|_| status == StatusCode::UNAUTHORIZED || status == StatusCode::SERVICE_UNAVAILABLE)
     {
@@ -487,11 +487,7 @@ fn canonical_target(request: &mut Request) -> Result<(), ApiError> {
         Ok(Cow::Borrowed(_)) => return Ok(()),
         Ok(Cow::Owned(canonical)) => canonical,
         Err(err) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_path",
-                err.to_string(),
-            ));
+            return Err(ApiError::new(ErrorKind::InvalidPath, err.to_string()));
         }
     };
     let mut target = canonical;
@@ -519,8 +515,7 @@ fn over_limits(state: &AppState, request: &Request) -> Option<ApiError> {
         .sum();
     if size > state.max_header_bytes {
         return Some(ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            ErrorKind::HeadersTooLarge,
             "the request headers are too large",
         ));
     }

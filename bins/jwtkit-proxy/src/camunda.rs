@@ -28,7 +28,7 @@ use serde_json::{Map, Value, json};
 use crate::app::AppState;
 use crate::auth::Access;
 use crate::config::{CamundaSection, InitiatorVariables};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::upstream::Upstream;
 
 /// The facade's settings and engine.
@@ -523,8 +523,7 @@ async fn wrong_method(state: Arc<AppState>, request: Request, allow: &'static st
         return delegate(&state, request).await;
     }
     let mut response = ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorKind::MethodNotAllowed,
         format!("this endpoint takes {allow}"),
     )
     .into_response();
@@ -667,20 +666,20 @@ async fn serve(
 async fn json_body(request: Request) -> Result<Map<String, Value>, ApiError> {
     if !is_json(request.headers()) {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorKind::UnsupportedMediaType,
             "send the body as JSON with Content-Type: application/json",
         ));
     }
     let bytes = Bytes::from_request(request, &())
         .await
         .map_err(|rejection| {
-            let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "body_too_large"
+            // Buffering fails for one of two reasons: the size limit (413) or a broken body.
+            let kind = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ErrorKind::BodyTooLarge
             } else {
-                "bad_request"
+                ErrorKind::BadRequest
             };
-            ApiError::new(rejection.status(), code, rejection.body_text())
+            ApiError::new(kind, rejection.body_text())
         })?;
     if bytes.trim_ascii().is_empty() {
         return Ok(Map::new());
@@ -713,8 +712,7 @@ fn answer(operation: &Operation, status: StatusCode, value: Value) -> Result<Res
     if !status.is_success() {
         // A redirect or informational answer cannot be followed through the facade.
         return Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "upstream_error",
+            ErrorKind::UpstreamError,
             format!("the engine answered {status}"),
         ));
     }
@@ -872,7 +870,7 @@ mod tests {
         let object = json!({"value": "rO0AB", "type": "Object", "valueInfo": {
             "objectTypeName": "x.Y", "serializationDataFormat": "application/x-java-serialized-object"}});
         let err = to_camunda_value(&object, false).unwrap_err();
-        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.kind.status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]
@@ -885,8 +883,8 @@ mod tests {
         );
         for bad in [json!([1]), json!("x"), json!(1), json!(true)] {
             let err = to_camunda_variables(Some(&bad), false).unwrap_err();
-            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{bad}");
-            assert_eq!(err.error, "bad_request");
+            assert_eq!(err.kind.status(), StatusCode::BAD_REQUEST, "{bad}");
+            assert_eq!(err.kind.code(), "bad_request");
         }
         let converted = to_camunda_variables(
             Some(&json!({"customerName": "ACME Corp", "amount": 1000, "due": "2025-01-18T12:00:00Z"})),
@@ -1031,7 +1029,7 @@ mod tests {
         assert_eq!(path_segment("\\x").unwrap(), "%5Cx");
         for bad in ["", ".", ".."] {
             assert_eq!(
-                path_segment(bad).unwrap_err().status,
+                path_segment(bad).unwrap_err().kind.status(),
                 StatusCode::BAD_REQUEST
             );
         }
@@ -1168,7 +1166,7 @@ mod tests {
             false,
         )
         .unwrap_err();
-        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.kind.status(), StatusCode::BAD_REQUEST);
 
         let complete = plan_of(
             Operation::CompleteTask("t/1".into()),
@@ -1195,7 +1193,7 @@ mod tests {
             false,
         )
         .unwrap_err();
-        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.kind.status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]

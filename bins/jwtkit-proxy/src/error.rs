@@ -6,23 +6,108 @@ use jwtkit_verify::VerifyError;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// An error answered to the caller. `error` is a short stable code, `detail` a sentence.
+/// What went wrong, as the caller sees it: each kind has one HTTP status and one stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 400 `bad_request`: a request the proxy cannot use.
+    BadRequest,
+    /// 400 `invalid_path`: a path spelling upstreams could read differently.
+    InvalidPath,
+    /// 400 `body_incomplete`: the caller's body ended before it was complete.
+    BodyIncomplete,
+    /// 401 `missing_token`: no token where the route looks for one.
+    MissingToken,
+    /// 401 with the validator's code (`expired`, `bad_signature`, ...): the token was refused.
+    InvalidToken(&'static str),
+    /// 403 `forbidden`: a valid caller without the right.
+    Forbidden,
+    /// 404 `not_found`: no route, or the upstream has no such resource.
+    NotFound,
+    /// 405 `method_not_allowed`.
+    MethodNotAllowed,
+    /// 413 `body_too_large`: over `limits.max_body_bytes`.
+    BodyTooLarge,
+    /// 415 `unsupported_media_type`.
+    UnsupportedMediaType,
+    /// 431 `headers_too_large`: over `limits.max_header_bytes`.
+    HeadersTooLarge,
+    /// 500 `mint_failed`: the proxy could not sign a token.
+    MintFailed,
+    /// 502 `upstream_error`: the upstream answered something the proxy cannot pass on.
+    UpstreamError,
+    /// 502 `upstream_unreachable`.
+    UpstreamUnreachable,
+    /// 502 `upstream_rejected_credentials`: the upstream refused the proxy's own credential.
+    UpstreamRejectedCredentials,
+    /// The upstream's own client-error status, `upstream_rejected` (Camunda error JSON).
+    UpstreamRejected(StatusCode),
+    /// 503 `jwks_unavailable`: the token issuer's keys cannot be fetched.
+    KeysUnavailable,
+    /// 504 `upstream_timeout`.
+    UpstreamTimeout,
+}
+
+impl ErrorKind {
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::BadRequest | Self::InvalidPath | Self::BodyIncomplete => StatusCode::BAD_REQUEST,
+            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::MintFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::UpstreamError | Self::UpstreamUnreachable | Self::UpstreamRejectedCredentials => {
+                StatusCode::BAD_GATEWAY
+            }
+            Self::UpstreamRejected(status) => status,
+            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The stable code of the JSON body's `error` field and of the metrics.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::InvalidPath => "invalid_path",
+            Self::BodyIncomplete => "body_incomplete",
+            Self::MissingToken => "missing_token",
+            Self::InvalidToken(code) => code,
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::BodyTooLarge => "body_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::HeadersTooLarge => "headers_too_large",
+            Self::MintFailed => "mint_failed",
+            Self::UpstreamError => "upstream_error",
+            Self::UpstreamUnreachable => "upstream_unreachable",
+            Self::UpstreamRejectedCredentials => "upstream_rejected_credentials",
+            Self::UpstreamRejected(_) => "upstream_rejected",
+            Self::KeysUnavailable => "jwks_unavailable",
+            Self::UpstreamTimeout => "upstream_timeout",
+        }
+    }
+}
+
+/// An error answered to the caller: its kind and a sentence saying what happened and what to do.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable code (`expired`, `upstream_unreachable`, ...).
-    pub error: &'static str,
+    /// Status and stable code.
+    pub kind: ErrorKind,
     /// What happened and what to do.
     pub detail: String,
 }
 
 impl ApiError {
     /// Builds an error.
-    pub fn new(status: StatusCode, error: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
         Self {
-            status,
-            error,
+            kind,
             detail: detail.into(),
         }
     }
@@ -30,8 +115,7 @@ impl ApiError {
     /// 401 for a missing token.
     pub fn missing_token() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "missing_token",
+            ErrorKind::MissingToken,
             "send Authorization: Bearer <token>",
         )
     }
@@ -40,34 +124,32 @@ impl ApiError {
     pub fn token(err: &VerifyError) -> Self {
         match err {
             VerifyError::JwksUnavailable { .. } => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                err.code(),
+                ErrorKind::KeysUnavailable,
                 "the token issuer's keys cannot be fetched right now; retry later",
             ),
-            _ => Self::new(StatusCode::UNAUTHORIZED, err.code(), err.to_string()),
+            _ => Self::new(ErrorKind::InvalidToken(err.code()), err.to_string()),
         }
     }
 
     /// 403 for a valid caller without the right.
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+        Self::new(ErrorKind::Forbidden, detail)
     }
 
     /// 400 for a request the proxy cannot use.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+        Self::new(ErrorKind::BadRequest, detail)
     }
 
     /// 404.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+        Self::new(ErrorKind::NotFound, detail)
     }
 
     /// 413 for a request body over `limits.max_body_bytes`.
     pub fn body_too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ErrorKind::BodyTooLarge,
             format!("the request body is larger than {limit} bytes (limits.max_body_bytes)"),
         )
     }
@@ -82,22 +164,22 @@ pub fn timestamp() -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": self.error, "detail": self.detail, "timestamp": timestamp()});
+        let status = self.kind.status();
+        let code = self.kind.code();
+        let body =
+            serde_json::json!({"error": code, "detail": self.detail, "timestamp": timestamp()});
         let mut response = (
-            self.status,
+            status,
             [(header::CONTENT_TYPE, "application/json")],
             body.to_string(),
         )
             .into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
+        if status == StatusCode::UNAUTHORIZED {
             // RFC 6750 §3: no error attribute when no credentials were sent.
-            let challenge = if self.error == "missing_token" {
+            let challenge = if self.kind == ErrorKind::MissingToken {
                 "Bearer".to_owned()
             } else {
-                format!(
-                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                    self.error
-                )
+                format!("Bearer error=\"invalid_token\", error_description=\"{code}\"")
             };
             if let Ok(value) = HeaderValue::from_str(&challenge) {
                 response
@@ -105,11 +187,7 @@ impl IntoResponse for ApiError {
                     .insert(header::WWW_AUTHENTICATE, value);
             }
         }
-        response.extensions_mut().insert(ErrorCode(self.error));
+        response.extensions_mut().insert(self.kind);
         response
     }
 }
-
-/// Marks a response as an error with this code (for metrics).
-#[derive(Clone, Copy, Debug)]
-pub struct ErrorCode(pub &'static str);

@@ -15,7 +15,7 @@ use tower_http::timeout::TimeoutBody;
 
 use crate::app::AppState;
 use crate::auth::{Access, Caller};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::upstream::Upstream;
 
 /// A configured prefix route.
@@ -339,8 +339,7 @@ impl BodyFailure {
             Some(ApiError::body_too_large(state.max_body_bytes()))
         } else if self.failed.load(Ordering::Relaxed) {
             Some(ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "body_incomplete",
+                ErrorKind::BodyIncomplete,
                 "the request body ended before it was complete; nothing was forwarded as complete",
             ))
         } else {

@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::auth::{Access, Caller};
 use crate::config::{CentrifugoSection, ConfigError};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::upstream::{hmac_algorithm, load_secret, render};
 
 /// Issues Centrifugo connection and subscription tokens.
@@ -82,13 +82,10 @@ impl CentrifugoTokens {
 
     /// Signs `claims`; answers the token and its expiry for the JSON reply.
     fn sign(&self, claims: &impl serde::Serialize, now: i64) -> Result<(String, i64), ApiError> {
-        let token = self.minter.mint(claims).map_err(|e| {
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "mint_failed",
-                e.to_string(),
-            )
-        })?;
+        let token = self
+            .minter
+            .mint(claims)
+            .map_err(|e| ApiError::new(ErrorKind::MintFailed, e.to_string()))?;
         Ok((token, self.expiry(now)))
     }
 

@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::auth::Caller;
 use crate::client::{BaseUrl, SendError, UpstreamClient};
 use crate::config::{ConfigError, MintSection, SecretRef, UpstreamAuth, UpstreamSection};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::metrics::Metrics;
 
 /// Minted tokens are replaced this long before they expire.
@@ -209,13 +209,8 @@ impl MintCredentials {
             .ok_or_else(|| {
                 ApiError::forbidden("the token lacks a claim the upstream credential needs")
             })?;
-        let failed = |e: jwtkit_mint::MintError| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "mint_failed",
-                e.to_string(),
-            )
-        };
+        let failed =
+            |e: jwtkit_mint::MintError| ApiError::new(ErrorKind::MintFailed, e.to_string());
         self.cache
             .get_or_mint(&subject, || {
                 let now = jwtkit_mint::now();
@@ -269,8 +264,7 @@ pub fn render(template: &str, caller: &Caller) -> Option<String> {
 /// 504 for an upstream that did not answer in time.
 fn timeout_error(upstream: &str) -> ApiError {
     ApiError::new(
-        StatusCode::GATEWAY_TIMEOUT,
-        "upstream_timeout",
+        ErrorKind::UpstreamTimeout,
         format!("upstream {upstream} did not answer in time"),
     )
 }
@@ -278,8 +272,7 @@ fn timeout_error(upstream: &str) -> ApiError {
 /// 502 for an upstream that cannot be reached or broke the connection.
 fn unreachable_error(upstream: &str) -> ApiError {
     ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        "upstream_unreachable",
+        ErrorKind::UpstreamUnreachable,
         format!("upstream {upstream} cannot be reached"),
     )
 }
@@ -486,8 +479,7 @@ impl Upstream {
             && let Some(fingerprint) = self.credential_fingerprint()
         {
             return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream_rejected_credentials",
+                ErrorKind::UpstreamRejectedCredentials,
                 format!(
                     "upstream {} answered 401 to the proxy's {} credential ({fingerprint}); the upstream \
                      expects another secret or user: compare fingerprints with `jwtkit secret fingerprint`",
@@ -498,8 +490,7 @@ impl Upstream {
         }
         if status.is_server_error() {
             return Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream_error",
+                ErrorKind::UpstreamError,
                 format!("upstream {} answered {status}", self.name),
             ));
         }
@@ -558,12 +549,12 @@ impl Upstream {
                 .and_then(Value::as_str)
                 .unwrap_or("no message")
                 .to_owned();
-            let code = if status == StatusCode::NOT_FOUND {
-                "not_found"
+            let kind = if status == StatusCode::NOT_FOUND {
+                ErrorKind::NotFound
             } else {
-                "upstream_rejected"
+                ErrorKind::UpstreamRejected(status)
             };
-            return Err(ApiError::new(status, code, message));
+            return Err(ApiError::new(kind, message));
         }
         Ok((status, value))
     }
