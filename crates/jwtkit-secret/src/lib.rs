@@ -181,6 +181,56 @@ impl Secret {
         Self::decode(&text, encoding)
     }
 
+    /// The value of environment variable `name`, used as it is ([`SecretEncoding::Raw`]: the
+    /// text's bytes are the key, as PyJWT, jsonwebtoken's `from_secret` and Centrifugo use it).
+    ///
+    /// ```
+    /// # unsafe { std::env::set_var("DOC_JWT_SECRET", "a-secret-of-at-least-32-bytes-long!!") };
+    /// let secret = jwtkit_secret::Secret::from_env("DOC_JWT_SECRET")?;
+    /// assert_eq!(secret.len(), 36);
+    /// # Ok::<(), jwtkit_secret::SecretError>(())
+    /// ```
+    pub fn from_env(name: &str) -> Result<Self, SecretError> {
+        Self::from_env_encoded(name, SecretEncoding::Raw)
+    }
+
+    /// The value of environment variable `name`, decoded with `encoding` (the Camunda engine's
+    /// secret is [`SecretEncoding::Base64`], for instance).
+    ///
+    /// ```
+    /// use jwtkit_secret::{Secret, SecretEncoding};
+    /// # unsafe { std::env::set_var("DOC_ENGINE_SECRET", "Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=") };
+    /// let secret = Secret::from_env_encoded("DOC_ENGINE_SECRET", SecretEncoding::Base64)?;
+    /// assert_eq!(secret.len(), 32);
+    /// # Ok::<(), jwtkit_secret::SecretError>(())
+    /// ```
+    pub fn from_env_encoded(name: &str, encoding: SecretEncoding) -> Result<Self, SecretError> {
+        Self::load(&SecretSource::Env(name.to_owned()), encoding).map(|d| d.secret)
+    }
+
+    /// The contents of the file at `path` (one trailing line break dropped), used as they are.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join("jwtkit-doc-secret");
+    /// std::fs::write(&path, "a-secret-of-at-least-32-bytes-long!!\n").unwrap();
+    /// let secret = jwtkit_secret::Secret::from_file(&path)?;
+    /// assert_eq!(secret.len(), 36);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), jwtkit_secret::SecretError>(())
+    /// ```
+    pub fn from_file(path: impl Into<PathBuf>) -> Result<Self, SecretError> {
+        Self::from_file_encoded(path, SecretEncoding::Raw)
+    }
+
+    /// The contents of the file at `path` (one trailing line break dropped), decoded with
+    /// `encoding`.
+    pub fn from_file_encoded(
+        path: impl Into<PathBuf>,
+        encoding: SecretEncoding,
+    ) -> Result<Self, SecretError> {
+        Self::load(&SecretSource::File(path.into()), encoding).map(|d| d.secret)
+    }
+
     /// Every way `text` can be read as a key: one entry per encoding under which it decodes,
     /// raw first. Used to diagnose which interpretation another service applied.
     pub fn interpretations(text: &str) -> Vec<Decoded> {
