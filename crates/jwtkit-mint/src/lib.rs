@@ -2,7 +2,7 @@
 //!
 //! - [`GenericProfile`]: `sub`, `iat`, optional `exp`/`nbf`/`iss`/`aud`/`jti` and custom claims
 //!   (the API bearer tokens of generate_jwt.py);
-//! - [`CamundaProfile`]: the engine token of the Camunda setup in seed 000, with
+//! - [`CamundaProfile`]: the Camunda 7 engine token, with
 //!   [`camunda_secret`] decoding the engine's base64 secret the way the engine does;
 //! - [`CentrifugoConnectionClaims`] and [`CentrifugoSubscriptionClaims`]: Centrifugo tokens.
 //!
@@ -59,9 +59,12 @@ pub enum MintError {
     /// The Camunda engine secret is unusable.
     #[error("{0}")]
     CamundaSecret(String),
-    /// The claims could not be serialised.
-    #[error("claims are not serialisable: {0}")]
+    /// The claims could not be serialised (or a profile's required claim is empty).
+    #[error("the claims cannot be minted: {0}")]
     Serialize(String),
+    /// A lifetime text such as `1h` could not be read.
+    #[error(transparent)]
+    Lifetime(#[from] InvalidExpiry),
 }
 
 /// The current time in Unix seconds.
@@ -69,7 +72,7 @@ pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Decodes an engine secret the way the Camunda engine of seed 000 does (standard base64) and
+/// Decodes an engine secret the way the Camunda 7 engine's JWT plugin does (standard base64) and
 /// refuses what the engine would silently replace: under 32 decoded bytes the engine signs with
 /// a random key of its own, so every token would fail with "signature does not match".
 pub fn camunda_secret(text: &str) -> Result<Secret, MintError> {

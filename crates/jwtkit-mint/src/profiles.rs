@@ -53,6 +53,52 @@ pub struct GenericProfile {
 }
 
 impl GenericProfile {
+    /// A profile for tokens about `subject`, without expiry until one is set.
+    ///
+    /// ```
+    /// use jwtkit_mint::GenericProfile;
+    ///
+    /// let claims = GenericProfile::subject("svc").expires_in("1h")?.claims(1_700_000_000)?;
+    /// assert_eq!(claims["sub"], "svc");
+    /// assert_eq!(claims["exp"], 1_700_003_600);
+    /// # Ok::<(), jwtkit_mint::MintError>(())
+    /// ```
+    pub fn subject(subject: impl Into<String>) -> Self {
+        Self {
+            subject: Some(subject.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the lifetime from text such as `3600s`, `30m`, `1h`, `7d` or `never`.
+    pub fn expires_in(self, lifetime: &str) -> Result<Self, MintError> {
+        Ok(self.expiry(lifetime.parse()?))
+    }
+
+    /// Sets the lifetime.
+    pub fn expiry(mut self, expiry: Expiry) -> Self {
+        self.expiry = expiry;
+        self
+    }
+
+    /// Sets `iss`.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Adds an audience to `aud`.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience.0.push(audience.into());
+        self
+    }
+
+    /// Adds a custom claim; a registered name (`exp`, `sub`, ...) makes [`Self::claims`] fail.
+    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.custom.insert(name.into(), value.into());
+        self
+    }
+
     /// The claim set for a token issued at `now` (Unix seconds).
     pub fn claims(&self, now: i64) -> Result<Map<String, Value>, MintError> {
         if let Some(name) = self
@@ -89,7 +135,7 @@ fn insert_opt(claims: &mut Map<String, Value>, name: &str, value: Option<Value>)
     }
 }
 
-/// The Camunda 7 engine token of seed 000: exactly `sub`, `email`, `isActive`, `isSuperuser`,
+/// The Camunda 7 engine token its JWT plugin expects: exactly `sub`, `email`, `isActive`, `isSuperuser`,
 /// `isVerified`, `iat`, `exp`, camelCase, all present; plus `iss` when the profile sets one (the
 /// engine's parser does not read it).
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -99,7 +145,8 @@ pub struct CamundaClaims {
     /// its tokens as its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    /// Engine user id.
+    /// Engine user id; never empty (checked wherever the claims are serialised).
+    #[serde(serialize_with = "camunda_subject")]
     pub sub: String,
     /// E-mail; the engine requires the claim.
     pub email: String,
@@ -122,7 +169,7 @@ pub struct CamundaProfile {
     pub email_template: String,
     /// `isActive`, default true.
     pub is_active: bool,
-    /// `isSuperuser`, default true (as the seed-000 proxy sent).
+    /// `isSuperuser`, default true (as the FastAPI proxy sent for its service user).
     pub is_superuser: bool,
     /// `isVerified`, default true.
     pub is_verified: bool,
@@ -154,10 +201,7 @@ impl CamundaProfile {
         now: i64,
     ) -> Result<CamundaClaims, MintError> {
         if subject.is_empty() {
-            return Err(MintError::MissingClaim {
-                claim: "sub",
-                hint: "the engine reads its user id from the subject",
-            });
+            return Err(missing_subject());
         }
         let exp = self.expiry.exp_after(now).ok_or(MintError::MissingClaim {
             claim: "exp",
@@ -223,7 +267,8 @@ pub struct CentrifugoConnectionClaims {
 pub struct CentrifugoSubscriptionClaims {
     /// User id; must match the connection's user.
     pub sub: String,
-    /// The channel this token grants.
+    /// The channel this token grants; never empty (checked wherever the claims are serialised).
+    #[serde(serialize_with = "subscription_channel")]
     pub channel: String,
     /// Expiry (Unix seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -250,17 +295,104 @@ pub struct CentrifugoSubscriptionClaims {
     pub iss: Option<String>,
 }
 
+impl CentrifugoConnectionClaims {
+    /// A connection token for user `sub` (empty for an anonymous connection), issued at `now`
+    /// and living for `lifetime`.
+    ///
+    /// ```
+    /// use jwtkit_mint::{CentrifugoConnectionClaims, Expiry};
+    ///
+    /// let claims = CentrifugoConnectionClaims::new("agent-1", Expiry::After(3600), 1_700_000_000)
+    ///     .channels(["agents.tenant.agent-1"]);
+    /// assert_eq!(claims.exp, Some(1_700_003_600));
+    /// ```
+    pub fn new(sub: impl Into<String>, lifetime: Expiry, now: i64) -> Self {
+        Self {
+            sub: sub.into(),
+            exp: lifetime.exp_after(now),
+            iat: now,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the server-side subscriptions (`channels`).
+    pub fn channels<I: IntoIterator<Item = S>, S: Into<String>>(mut self, channels: I) -> Self {
+        self.channels = channels.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
 impl CentrifugoSubscriptionClaims {
-    /// Fails when the required `channel` is empty.
+    /// A subscription token for user `sub` to `channel`, issued at `now` and living for
+    /// `lifetime`. An empty `channel` is refused when the claims are minted.
+    ///
+    /// ```
+    /// use jwtkit_mint::{CentrifugoSubscriptionClaims, Expiry};
+    ///
+    /// let claims = CentrifugoSubscriptionClaims::new("agent-1", "agents.tenant.agent-1", Expiry::After(600), 0);
+    /// assert!(claims.check().is_ok());
+    /// ```
+    pub fn new(
+        sub: impl Into<String>,
+        channel: impl Into<String>,
+        lifetime: Expiry,
+        now: i64,
+    ) -> Self {
+        Self {
+            sub: sub.into(),
+            channel: channel.into(),
+            exp: lifetime.exp_after(now),
+            iat: now,
+            ..Self::default()
+        }
+    }
+
+    /// Fails when the required `channel` is empty. [`crate::Minter::mint`] refuses such claims
+    /// too; this reports it before anything is signed.
     pub fn check(&self) -> Result<(), MintError> {
         if self.channel.is_empty() {
-            return Err(MintError::MissingClaim {
-                claim: "channel",
-                hint: "a subscription token is for exactly one channel",
-            });
+            return Err(missing_channel());
         }
         Ok(())
     }
+}
+
+fn missing_channel() -> MintError {
+    MintError::MissingClaim {
+        claim: "channel",
+        hint: "a subscription token is for exactly one channel",
+    }
+}
+
+fn missing_subject() -> MintError {
+    MintError::MissingClaim {
+        claim: "sub",
+        hint: "the engine reads its user id from the subject",
+    }
+}
+
+/// A consumer's required claims are checked while serialising, so that every path to a token
+/// (a [`crate::Minter`], `with_custom_claims`, a caller's own serde call) refuses an empty one.
+fn non_empty<S: serde::Serializer>(
+    value: &str,
+    serializer: S,
+    missing: fn() -> MintError,
+) -> Result<S::Ok, S::Error> {
+    if value.is_empty() {
+        return Err(serde::ser::Error::custom(missing()));
+    }
+    serializer.serialize_str(value)
+}
+
+fn subscription_channel<S: serde::Serializer>(
+    value: &str,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    non_empty(value, serializer, missing_channel)
+}
+
+fn camunda_subject<S: serde::Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    non_empty(value, serializer, missing_subject)
 }
 
 #[cfg(test)]
