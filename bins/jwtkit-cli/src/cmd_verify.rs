@@ -28,8 +28,9 @@ pub struct VerifyArgs {
     /// A JWK Set URL to fetch the keys from.
     #[arg(long, value_name = "URL", conflicts_with_all = ["secret_source", "key", "jwks_file"])]
     jwks_url: Option<String>,
-    /// An OIDC issuer URL: keys are found through its discovery document, and `iss` must be
-    /// this URL unless --iss says otherwise.
+    /// An OIDC issuer URL: keys are found through its discovery document, which must declare
+    /// this URL as its issuer (or, with --iss, the first --iss value), and `iss` must be this URL
+    /// unless --iss says otherwise.
     #[arg(long, value_name = "URL", conflicts_with_all = ["secret_source", "key", "jwks_file", "jwks_url"])]
     issuer: Option<String>,
     /// Accepted issuer; repeat for aliases. Without it `iss` is not checked.
@@ -78,7 +79,12 @@ fn keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, CliError> {
         return fetch_keys(JwksConfig::jwks_url(url.clone()));
     }
     if let Some(issuer) = &args.issuer {
-        return fetch_keys(JwksConfig::discovery(issuer.clone(), None));
+        // With --iss the IdP may be reached under another name than its tokens carry (Keycloak
+        // behind Docker): its discovery document must then declare the (first) accepted `iss`.
+        return fetch_keys(JwksConfig::discovery(
+            issuer.clone(),
+            args.iss.first().cloned(),
+        ));
     }
     let decoded = args.secret.load(&[DEFAULT_SECRET_ENV], SecretEncoding::Raw)?.ok_or_else(|| {
         CliError::failure(format!(

@@ -77,7 +77,7 @@ fn verify_through_discovery_and_through_a_jwks_url() {
 }
 
 #[test]
-fn alias_issuer_needs_the_fetch_url_and_the_accepted_iss_spelled_out() {
+fn alias_issuer_is_found_by_discovery_or_jwks_url_with_the_accepted_iss_spelled_out() {
     let idp = Idp::start(Some("http://localhost:{port}"), 300);
     let token = token(&idp, "test-client");
     // Discovery from 127.0.0.1 finds a document declaring localhost: refused as a mismatch.
@@ -89,6 +89,34 @@ fn alias_issuer_needs_the_fetch_url_and_the_accepted_iss_spelled_out() {
             predicates::str::contains("invalid: jwks_unavailable: ")
                 .and(predicates::str::contains("declares issuer")),
         );
+    // Discovery at the internal URL, its document declaring the issuer the tokens carry
+    // (given with --iss): accepted, as the proxy's `discovery_url` + `iss` does.
+    jwtkit()
+        .args([
+            "verify",
+            &token,
+            "--issuer",
+            &idp.base_url,
+            "--iss",
+            &idp.issuer,
+            "--aud",
+            "urn:jwtkit:api",
+        ])
+        .assert()
+        .success();
+    // A document declaring another issuer than the one asked for stays refused.
+    jwtkit()
+        .args([
+            "verify",
+            &token,
+            "--issuer",
+            &idp.base_url,
+            "--iss",
+            "http://keycloak.invalid/realms/x",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("declares issuer"));
     // Keys from the internal URL, issuer as the browser sees it: accepted.
     jwtkit()
         .args([
