@@ -2,10 +2,10 @@
 """A fake Camunda 7 engine-rest for jwtkit-proxy's end-to-end tests (standard library only).
 
 It is a real HTTP server on 127.0.0.1 that enforces the engine's authentication contract
-(HTTP Basic, or the HS256 engine JWT of seed 000) and answers the REST calls the FastAPI
-proxy of seed 001 made, with Camunda's JSON shapes and error format. Test endpoints under
-/__test/ exercise the proxy's transport: echo, slow answers, given statuses, a reset
-mid-body. See README.md.
+(HTTP Basic, or the HS256 JWT of the engine's JWT plugin, with its base64-decoded secret) and
+answers the REST calls the FastAPI Clerk -> Camunda proxy made, with Camunda's JSON shapes and
+error format. Test endpoints under /__test/ exercise the proxy's transport: echo, slow answers,
+given statuses, a reset mid-body. See README.md.
 
 Prints one line {"port": P} on stdout once listening. Exits when stdin closes, on SIGTERM or
 SIGINT, and after --max-lifetime seconds.

@@ -1,6 +1,6 @@
 //! Inbound authentication end to end: the real proxy between a client and the fake engine,
 //! tokens from the real oidc-provider IdP (RS256, ES256 over JWKS) and HS256 tokens without
-//! `iss` (seed 002), route rules (403), token sources (cookie, query).
+//! `iss` (as `generate_jwt.py` made them), route rules (403), token sources (cookie, query).
 
 mod common;
 

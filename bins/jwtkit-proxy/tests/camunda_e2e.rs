@@ -1,7 +1,7 @@
-//! The Camunda facade of seed 001 end to end: `/api/...` through the real proxy to the fake
-//! engine, which checks the minted engine token and Camunda's typed variables. Plain JSON
-//! variables become typed ones, the starter's identity comes from the token (never from the
-//! caller's variables), tasks complete, and the engine's 404 message reaches the caller.
+//! The Camunda facade of the FastAPI Clerk -> Camunda proxy end to end: `/api/...` through the real
+//! proxy to the fake engine, which checks the minted engine token and Camunda's typed variables.
+//! Plain JSON variables become typed ones, the starter's identity comes from the token (never from
+//! the caller's variables), tasks complete, and the engine's 404 message reaches the caller.
 
 mod common;
 

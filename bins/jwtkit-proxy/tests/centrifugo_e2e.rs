@@ -1,6 +1,6 @@
-//! Centrifugo token endpoints end to end (seed 004): an authenticated caller gets a connection
-//! token for itself with rendered server-side channels, and subscription tokens only for the
-//! channels its claims allow.
+//! Centrifugo token endpoints end to end (in place of the `gen-token.py` script): an
+//! authenticated caller gets a connection token for itself with rendered server-side channels,
+//! and subscription tokens only for the channels its claims allow.
 
 mod common;
 

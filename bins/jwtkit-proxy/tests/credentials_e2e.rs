@@ -1,7 +1,7 @@
-//! Upstream credentials end to end, checked by the fake engine that enforces them: Basic
-//! demo/demo, the seed-000 engine JWT minted per caller (camunda profile, base64 secret),
-//! passthrough, none; the caller's own Authorization and forged identity headers never reach
-//! the upstream; a rejected proxy credential is a 502 naming its fingerprint.
+//! Upstream credentials end to end, checked by the fake engine that enforces them: Basic demo/demo,
+//! the engine JWT of the Camunda JWT plugin minted per caller (camunda profile, base64 secret),
+//! passthrough, none; the caller's own Authorization and forged identity headers never reach the
+//! upstream; a rejected proxy credential is a 502 naming its fingerprint.
 
 mod common;
 
@@ -26,7 +26,7 @@ async fn get(proxy: &Proxy, path: &str, token: &str) -> Reply {
     .await
 }
 
-/// The fake engine expecting JWTs signed with the seed secret, and the proxy minting them with
+/// The fake engine expecting JWTs signed with `ENGINE_SECRET_B64`, and the proxy minting them with
 /// `proxy_secret`.
 async fn minted_stack(proxy_secret: &str) -> (Engine, Proxy) {
     let engine = Engine::jwt(ENGINE_SECRET_B64);
@@ -116,7 +116,7 @@ async fn minted_engine_token_has_the_seed_000_claims_and_the_engine_accepts_it()
     assert_eq!(claims["isActive"], true);
     let decoded = jwtkit_mint::camunda_secret(ENGINE_SECRET_B64).unwrap();
     assert!(hs256_signature_ok(minted, decoded.expose_bytes()));
-    // The text of the base64 secret is not the key (the seed-000 mistake).
+    // The text of the base64 secret is not the key (the FastAPI proxy signed with the text).
     assert!(!hs256_signature_ok(minted, ENGINE_SECRET_B64.as_bytes()));
 }
 
@@ -304,7 +304,7 @@ async fn engine_rejecting_the_basic_credential_is_502_naming_its_fingerprint() {
 
 #[tokio::test]
 async fn engine_rejecting_the_minted_token_is_502_naming_the_secret_fingerprint() {
-    // The seed-000 incident: proxy and engine configured with different secrets.
+    // As in the FastAPI setup: proxy and engine configured with different secrets.
     let (engine, proxy) = minted_stack(OTHER_ENGINE_SECRET_B64).await;
     let reply = get(
         &proxy,

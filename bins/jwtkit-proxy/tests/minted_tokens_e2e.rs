@@ -4,7 +4,7 @@
 //!   `auth = mint`) carries the proxy's own `iss`, which no caller issuer may list: shown to the
 //!   proxy as a bearer token it is `401 unknown_issuer`, whatever the secrets.
 //! - A minting secret that is, as an HMAC key, the key of a caller issuer stops the start, in
-//!   TOML and in the seed-environment mode, naming both keys and never the secret.
+//!   TOML and in environment mode, naming both keys and never the secret.
 
 mod common;
 

@@ -1,7 +1,7 @@
-//! The seed-environment compatibility mode end to end: the proxy started with only the FastAPI
-//! proxy's variables (CLERK_JWKS_URL, CLERK_ISSUER, ENGINE_URL, ENGINE_USER/PASS, then
-//! ENGINE_JWT_SECRET, JWT_SECRET_KEY, CENTRIFUGO_*, CORS_ORIGINS) serves the Camunda facade
-//! against the fake engine, which enforces the credentials.
+//! Environment mode (compatibility with the FastAPI proxy) end to end: the proxy started with only
+//! the FastAPI proxy's variables (CLERK_JWKS_URL, CLERK_ISSUER, ENGINE_URL, ENGINE_USER/PASS, then
+//! ENGINE_JWT_SECRET, JWT_SECRET_KEY, CENTRIFUGO_*, CORS_ORIGINS) serves the Camunda facade against
+//! the fake engine, which enforces the credentials.
 
 mod common;
 
@@ -153,7 +153,7 @@ async fn engine_jwt_secret_mints_the_engine_token_for_the_service_user() {
         ("JWT_SECRET_KEY", HS_SECRET),
         ("ENGINE_URL", &rest),
         ("ENGINE_USER", "demo"),
-        // Both set: the engine token wins, as in seed 000's fixed setup.
+        // Both set: the engine token wins, as in the FastAPI proxy once its secret was fixed.
         ("ENGINE_PASS", "demo"),
         ("ENGINE_JWT_SECRET", ENGINE_SECRET_B64),
         ("ENGINE_JWT_ALGORITHM", "HS256"),
@@ -177,7 +177,7 @@ async fn engine_jwt_secret_mints_the_engine_token_for_the_service_user() {
 
 #[tokio::test]
 async fn a_proxy_engine_secret_differing_from_the_engines_is_502_naming_the_fingerprint() {
-    // The seed-000 incident, in compatibility mode.
+    // The FastAPI proxy and the engine disagreeing on the JWT secret, in environment mode.
     let engine = Engine::jwt(ENGINE_SECRET_B64);
     let rest = engine.rest_url();
     let proxy = Proxy::with_env(&[

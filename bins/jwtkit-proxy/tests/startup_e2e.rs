@@ -148,7 +148,7 @@ fn seed_env_errors_name_the_variable_and_exit_1() {
         "ENGINE_JWT_SECRET",
     );
     assert!(!exit.stderr.contains(bad), "{}", exit.stderr);
-    // seed 002: JWT_SECRET_KEY needs at least 32 bytes for HS256.
+    // generate_jwt.py's JWT_SECRET_KEY needs at least 32 bytes for HS256.
     let short = "short-api-secret-QWERTY";
     let exit = refused(
         None,

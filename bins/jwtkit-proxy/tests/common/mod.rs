@@ -22,9 +22,10 @@ use jwtkit_mint::{Expiry, GenericProfile, Minter};
 use jwtkit_secret::Secret;
 use serde_json::{Map, Value, json};
 
-/// The inbound HS256 secret (`JWT_SECRET_KEY` of seed 002); TOML-configured proxies get it.
+/// The inbound HS256 secret (`JWT_SECRET_KEY`, as for `generate_jwt.py`); TOML-configured
+/// proxies get it.
 pub const HS_SECRET: &str = "an-api-secret-of-more-than-32-bytes-for-tests";
-/// The engine's JWT secret (base64 of 32 bytes, like seed 000's).
+/// The engine's JWT secret (base64 of 32 bytes, as the Camunda engine's JWT plugin reads it).
 pub const ENGINE_SECRET_B64: &str = "dGhlLWVuZ2luZS1zZWNyZXQtb2YtMzItYnl0ZXMhISE=";
 /// Another valid engine secret, for a proxy that disagrees with the engine.
 pub const OTHER_ENGINE_SECRET_B64: &str = "YW5vdGhlci1lbmdpbmUtc2VjcmV0LTMyLWJ5dGVzISE=";
@@ -266,7 +267,7 @@ impl Engine {
         Self::start(&["--auth", "basic", "--user", "demo", "--password", "demo"])
     }
 
-    /// Requires the seed-000 engine JWT signed with the decoded `secret_b64`.
+    /// Requires the engine JWT of the Camunda JWT plugin, signed with the decoded `secret_b64`.
     pub fn jwt(secret_b64: &str) -> Self {
         Self::start(&["--auth", "jwt", "--secret-b64", secret_b64])
     }
@@ -447,7 +448,7 @@ impl Proxy {
         Self::start(&["--config", &path], &all, dir).await
     }
 
-    /// Starts the proxy in seed-environment mode (no `--config`).
+    /// Starts the proxy in environment mode (no `--config`: the FastAPI proxy's variables).
     pub async fn with_env(env: &[(&str, &str)]) -> Self {
         Self::start(&[], env, tempfile::tempdir().expect("temp dir")).await
     }
