@@ -39,6 +39,8 @@ mod error;
 pub mod extract;
 pub mod jws;
 mod policy;
+#[cfg(feature = "http")]
+mod refusal;
 mod registered;
 mod registry;
 mod token_cache;
@@ -55,6 +57,8 @@ pub use error::VerifyError;
 pub use jws::Header;
 pub use jwtkit_jwks::{JwksCache, JwksConfig, JwksError, JwksStats, Source as JwksSource};
 pub use policy::{DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES, Policy};
+#[cfg(feature = "http")]
+pub use refusal::Refusal;
 pub use registry::{IssuerConfig, KeySource, Registry, RegistryError};
 
 /// A claim set as decoded JSON.
