@@ -100,11 +100,6 @@ impl Access {
         }
     }
 
-    /// Where the route looks for the token, in order.
-    pub fn sources(&self) -> &[TokenSource] {
-        &self.sources
-    }
-
     /// The cookies the route takes tokens from: removed before forwarding, whichever place
     /// the token came from.
     pub fn cookie_names(&self) -> impl Iterator<Item = &str> {

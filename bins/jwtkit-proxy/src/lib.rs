@@ -12,13 +12,15 @@ pub mod dev;
 pub mod error;
 pub mod forward;
 pub mod metrics;
+pub mod observe;
 pub mod path;
+pub mod routes;
+pub mod status;
 pub mod tokens;
 pub mod upstream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Parser;
 
@@ -100,8 +102,7 @@ fn init_logging(config: &Config) {
 /// client needs one to send requests.
 pub fn router_from_toml(text: &str) -> Result<axum::Router, ConfigError> {
     let config = Config::from_toml(text)?;
-    let state = Arc::new(app::AppState::build(&config, Vec::new())?);
-    Ok(app::router(state, &config))
+    Ok(app::build(&config, Vec::new())?.router)
 }
 
 /// Loads the configuration, builds the app and serves until SIGTERM or SIGINT.
@@ -127,11 +128,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         config.log.format = format;
     }
     init_logging(&config);
-    let state = Arc::new(app::AppState::build(&config, extra_issuers)?);
-    if let Err(err) = state.registry.warm_up().await {
+    let app = app::build(&config, extra_issuers)?;
+    if let Err(err) = app.registry.warm_up().await {
         tracing::warn!("{err}; requests for that issuer get 503 until its keys load");
     }
-    let mut router = app::router(state, &config);
+    let mut router = app.router;
     if let Some(dev) = &dev {
         router = router.merge(dev.jwks_route.clone());
     }
