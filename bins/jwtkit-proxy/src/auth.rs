@@ -100,11 +100,6 @@ impl Access {
         }
     }
 
-    /// Where the route looks for the token, in order.
-    pub fn sources(&self) -> &[TokenSource] {
-        &self.sources
-    }
-
     /// The cookies the route takes tokens from: removed before forwarding, whichever place
     /// the token came from.
     pub fn cookie_names(&self) -> impl Iterator<Item = &str> {
@@ -171,20 +166,10 @@ impl Access {
                 )));
             }
         }
-        if !self.audiences.is_empty() {
-            let audiences: Vec<&str> = match caller.claims().get("aud") {
-                Some(Value::String(one)) => vec![one.as_str()],
-                Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
-                _ => Vec::new(),
-            };
-            if !audiences
-                .iter()
-                .any(|aud| self.audiences.iter().any(|a| a == aud))
-            {
-                return Err(ApiError::forbidden(
-                    "the token's audience does not include this route's audience",
-                ));
-            }
+        if !self.audiences.is_empty() && !caller.token.has_audience(&self.audiences) {
+            return Err(ApiError::forbidden(
+                "the token's audience does not include this route's audience",
+            ));
         }
         for (name, wanted) in &self.require_claims {
             let satisfied = match caller.claims().get(name) {

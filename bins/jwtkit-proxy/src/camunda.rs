@@ -1,4 +1,4 @@
-//! The Camunda 7 REST facade of seed 001: the FastAPI proxy's `/api/processes`,
+//! The Camunda 7 REST facade of the FastAPI proxy this replaces: its `/api/processes`,
 //! `/api/instances` and `/api/tasks` endpoints, in front of an engine's `engine-rest`.
 //!
 //! Every route needs an authenticated caller. Plain JSON variables from the caller become
@@ -22,10 +22,9 @@ use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use jwtkit_verify::ClaimMap;
+use jwtkit_verify::{ClaimMap, Registry};
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
 use crate::auth::Access;
 use crate::config::{CamundaSection, InitiatorVariables};
 use crate::error::{ApiError, ErrorKind};
@@ -41,16 +40,19 @@ pub struct CamundaFacade {
     pub variables: InitiatorVariables,
     /// ISO dates become `Date` variables.
     pub dates_as_date: bool,
+    /// Validates the callers' tokens.
+    pub registry: Arc<Registry>,
 }
 
 impl CamundaFacade {
-    /// From the configuration.
-    pub fn new(section: &CamundaSection, engine: Arc<Upstream>) -> Self {
+    /// From the configuration; callers' tokens are validated with `registry`.
+    pub fn new(section: &CamundaSection, engine: Arc<Upstream>, registry: Arc<Registry>) -> Self {
         Self {
             engine,
             access: Access::new(&section.access),
             variables: section.initiator_variables.clone(),
             dates_as_date: section.dates_as_date,
+            registry,
         }
     }
 }
@@ -476,7 +478,10 @@ pub fn route_label(path: &str) -> String {
 }
 
 /// The facade's routes.
-pub fn router() -> Router<Arc<AppState>> {
+pub fn router<S>(facade: Arc<CamundaFacade>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
         .route("/api/processes", get_only(list_processes))
         .route("/api/processes/{key}", get_only(get_process))
@@ -491,37 +496,29 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/tasks", get_only(list_tasks))
         .route("/api/tasks/{id}/form", get_only(task_form))
         .route("/api/tasks/{id}/complete", post_only(complete_task))
+        .with_state(facade)
 }
 
-fn get_only<H, T>(handler: H) -> MethodRouter<Arc<AppState>>
+type Facade = Arc<CamundaFacade>;
+
+fn get_only<H, T>(handler: H) -> MethodRouter<Facade>
 where
-    H: Handler<T, Arc<AppState>>,
+    H: Handler<T, Facade>,
     T: 'static,
 {
-    get(handler).fallback(
-        |State(state): State<Arc<AppState>>, request: Request| async move {
-            wrong_method(state, request, "GET, HEAD").await
-        },
-    )
+    get(handler).fallback(|| wrong_method("GET, HEAD"))
 }
 
-fn post_only<H, T>(handler: H) -> MethodRouter<Arc<AppState>>
+fn post_only<H, T>(handler: H) -> MethodRouter<Facade>
 where
-    H: Handler<T, Arc<AppState>>,
+    H: Handler<T, Facade>,
     T: 'static,
 {
-    post(handler).fallback(
-        |State(state): State<Arc<AppState>>, request: Request| async move {
-            wrong_method(state, request, "POST").await
-        },
-    )
+    post(handler).fallback(|| wrong_method("POST"))
 }
 
 /// 405 in the proxy's JSON error format (axum's own has no body).
-async fn wrong_method(state: Arc<AppState>, request: Request, allow: &'static str) -> Response {
-    if state.camunda.is_none() {
-        return delegate(&state, request).await;
-    }
+async fn wrong_method(allow: &'static str) -> Response {
     let mut response = ApiError::new(
         ErrorKind::MethodNotAllowed,
         format!("this endpoint takes {allow}"),
@@ -533,29 +530,6 @@ async fn wrong_method(state: Arc<AppState>, request: Request, allow: &'static st
     response
 }
 
-/// Without a facade its paths belong to the prefix routes (a generic `/api` upstream, say),
-/// exactly as if these routes did not exist; with no such route the answer is 404.
-async fn delegate(state: &AppState, request: Request) -> Response {
-    let path = request.uri().path();
-    let Some(route) = state.routes.iter().find(|r| r.matches(path)) else {
-        return ApiError::not_found(format!(
-            "no route for {path} (the Camunda facade is not configured)"
-        ))
-        .into_response();
-    };
-    let caller = match route
-        .access
-        .authenticate(&state.registry, request.headers(), request.uri())
-        .await
-    {
-        Ok(caller) => caller,
-        Err(err) => return err.into_response(),
-    };
-    crate::forward::forward(state, route, &caller, request)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
-}
-
 type Id = Result<Path<String>, PathRejection>;
 
 /// The operation for a path parameter; a parameter axum cannot decode is a 400.
@@ -564,65 +538,57 @@ fn with_id(id: Id, operation: fn(String) -> Operation) -> Result<Operation, ApiE
         .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
 }
 
-async fn list_processes(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    handle(state, Ok(Operation::ListProcesses), request).await
+async fn list_processes(State(facade): State<Facade>, request: Request) -> Response {
+    handle(facade, Ok(Operation::ListProcesses), request).await
 }
 
-async fn get_process(State(state): State<Arc<AppState>>, id: Id, request: Request) -> Response {
-    handle(state, with_id(id, Operation::GetProcess), request).await
+async fn get_process(State(facade): State<Facade>, id: Id, request: Request) -> Response {
+    handle(facade, with_id(id, Operation::GetProcess), request).await
 }
 
-async fn start_form(State(state): State<Arc<AppState>>, id: Id, request: Request) -> Response {
-    handle(state, with_id(id, Operation::StartForm), request).await
+async fn start_form(State(facade): State<Facade>, id: Id, request: Request) -> Response {
+    handle(facade, with_id(id, Operation::StartForm), request).await
 }
 
-async fn start_process(State(state): State<Arc<AppState>>, id: Id, request: Request) -> Response {
-    handle(state, with_id(id, Operation::StartProcess), request).await
+async fn start_process(State(facade): State<Facade>, id: Id, request: Request) -> Response {
+    handle(facade, with_id(id, Operation::StartProcess), request).await
 }
 
-async fn list_instances(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    handle(state, Ok(Operation::ListInstances), request).await
+async fn list_instances(State(facade): State<Facade>, request: Request) -> Response {
+    handle(facade, Ok(Operation::ListInstances), request).await
 }
 
-async fn get_instance(State(state): State<Arc<AppState>>, id: Id, request: Request) -> Response {
-    handle(state, with_id(id, Operation::GetInstance), request).await
+async fn get_instance(State(facade): State<Facade>, id: Id, request: Request) -> Response {
+    handle(facade, with_id(id, Operation::GetInstance), request).await
 }
 
-async fn instance_variables(
-    State(state): State<Arc<AppState>>,
-    id: Id,
-    request: Request,
-) -> Response {
-    handle(state, with_id(id, Operation::InstanceVariables), request).await
+async fn instance_variables(State(facade): State<Facade>, id: Id, request: Request) -> Response {
+    handle(facade, with_id(id, Operation::InstanceVariables), request).await
 }
 
-async fn list_tasks(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    handle(state, Ok(Operation::ListTasks), request).await
+async fn list_tasks(State(facade): State<Facade>, request: Request) -> Response {
+    handle(facade, Ok(Operation::ListTasks), request).await
 }
 
-async fn task_form(State(state): State<Arc<AppState>>, id: Id, request: Request) -> Response {
-    handle(state, with_id(id, Operation::TaskForm), request).await
+async fn task_form(State(facade): State<Facade>, id: Id, request: Request) -> Response {
+    handle(facade, with_id(id, Operation::TaskForm), request).await
 }
 
-async fn complete_task(State(state): State<Arc<AppState>>, id: Id, request: Request) -> Response {
-    handle(state, with_id(id, Operation::CompleteTask), request).await
+async fn complete_task(State(facade): State<Facade>, id: Id, request: Request) -> Response {
+    handle(facade, with_id(id, Operation::CompleteTask), request).await
 }
 
 async fn handle(
-    state: Arc<AppState>,
+    facade: Facade,
     operation: Result<Operation, ApiError>,
     request: Request,
 ) -> Response {
-    let Some(facade) = state.camunda.as_ref() else {
-        return delegate(&state, request).await;
-    };
-    serve(&state, facade, operation, request)
+    serve(&facade, operation, request)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn serve(
-    state: &AppState,
     facade: &CamundaFacade,
     operation: Result<Operation, ApiError>,
     request: Request,
@@ -630,7 +596,7 @@ async fn serve(
     // Authentication first: an anonymous caller learns nothing about its request's validity.
     let caller = facade
         .access
-        .authenticate(&state.registry, request.headers(), request.uri())
+        .authenticate(&facade.registry, request.headers(), request.uri())
         .await?;
     let operation = operation?;
     let query = request.uri().query().map(str::to_owned);
@@ -1340,7 +1306,7 @@ mod tests {
                 keys: KeySource::Static(vec![VerifyingKey::hmac(&secret).unwrap()]),
                 policy: Policy::default(),
             };
-            let state = Arc::new(AppState::build(&config, vec![issuer]).unwrap());
+            let app = crate::app::build(&config, vec![issuer]).unwrap().router;
             let token = mint(json!({
                 "iss": "urn:test",
                 "sub": "user_2abc123",
@@ -1350,7 +1316,7 @@ mod tests {
                 "exp": jwtkit_mint::now() + 3600,
             }));
             Harness {
-                app: crate::app::router(state, &config),
+                app,
                 log,
                 token,
                 _dir: dir,
@@ -1704,8 +1670,7 @@ mod tests {
                 keys: KeySource::Static(vec![VerifyingKey::hmac(&secret).unwrap()]),
                 policy: Policy::default(),
             };
-            let state = Arc::new(AppState::build(&config, vec![issuer]).unwrap());
-            let app = crate::app::router(state, &config);
+            let app = crate::app::build(&config, vec![issuer]).unwrap().router;
             for (method, uri) in [
                 (Method::GET, "/api/processes"),
                 (Method::POST, "/api/tasks/t/complete"),

@@ -9,15 +9,38 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::{any, get};
-use jwtkit_keys::{Algorithm, JwkSet, SigningKey, keygen};
-use jwtkit_mint::{Expiry, GenericProfile, Minter};
-use jwtkit_secret::{Secret, SecretEncoding};
+use jwtkit_keys::{Algorithm, JwkSet, KeyError, SigningKey, keygen};
+use jwtkit_mint::{Expiry, GenericProfile, MintError, Minter};
+use jwtkit_secret::{Secret, SecretEncoding, SecretError};
 use jwtkit_verify::{IssuerConfig, KeySource, Policy};
 
 use crate::config::{
-    AccessSection, CentrifugoSection, Config, MintSection, RouteSection, SecretRef, UpstreamAuth,
-    UpstreamSection,
+    AccessSection, CentrifugoSection, Config, ConfigError, MintSection, RouteSection, SecretRef,
+    UpstreamAuth, UpstreamSection,
 };
+
+/// Why dev mode could not set up its embedded pieces.
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    /// The echo upstream cannot listen on 127.0.0.1.
+    #[error("echo upstream: {0}")]
+    Echo(#[source] std::io::Error),
+    /// The dev issuer's key cannot be generated.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The dev token cannot be minted.
+    #[error(transparent)]
+    Mint(#[from] MintError),
+    /// The dev issuer's JWKS cannot be written as JSON.
+    #[error(transparent)]
+    Jwks(#[from] serde_json::Error),
+    /// A secret of the embedded upstream or Centrifugo cannot be generated.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The built-in configuration is refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
 
 /// The embedded pieces of dev mode.
 pub struct Dev {
@@ -35,21 +58,19 @@ pub struct Dev {
 pub const DEV_ISSUER: &str = "urn:jwtkit:dev";
 
 /// Starts the echo upstream on 127.0.0.1 and assembles the dev configuration.
-pub async fn start(listen: &str) -> Result<Dev, String> {
+pub async fn start(listen: &str) -> Result<Dev, DevError> {
     let echo = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| format!("echo upstream: {e}"))?;
-    let echo_addr = echo.local_addr().map_err(|e| e.to_string())?;
+        .map_err(DevError::Echo)?;
+    let echo_addr = echo.local_addr().map_err(DevError::Echo)?;
     tokio::spawn(async move {
         let _ = axum::serve(echo, Router::new().fallback(any(echo_handler))).await;
     });
 
-    let pair = keygen::generate(Algorithm::ES256, 2048).map_err(|e| e.to_string())?;
+    let pair = keygen::generate(Algorithm::ES256, 2048)?;
     let kid = pair.public_jwk.kid.clone();
-    let signer = SigningKey::from_pem(Some(Algorithm::ES256), &pair.private_pem)
-        .map_err(|e| e.to_string())?
-        .with_kid(kid);
-    let verifier = signer.verifying_key().map_err(|e| e.to_string())?;
+    let signer = SigningKey::from_pem(Some(Algorithm::ES256), &pair.private_pem)?.with_kid(kid);
+    let verifier = signer.verifying_key()?;
     let profile = GenericProfile {
         subject: Some("dev-user".into()),
         issuer: Some(DEV_ISSUER.into()),
@@ -62,17 +83,10 @@ pub async fn start(listen: &str) -> Result<Dev, String> {
         .collect(),
         ..GenericProfile::default()
     };
-    let token = Minter::new(signer)
-        .mint(
-            &profile
-                .claims(jwtkit_mint::now())
-                .map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
+    let token = Minter::new(signer).mint(&profile.claims(jwtkit_mint::now())?)?;
     let jwks = serde_json::to_value(JwkSet {
         keys: vec![pair.public_jwk],
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     let jwks_route = Router::new().route(
         "/.well-known/jwks.json",
         get(move || async move { axum::Json(jwks) }),
@@ -80,8 +94,8 @@ pub async fn start(listen: &str) -> Result<Dev, String> {
 
     // Secrets of the embedded upstream and Centrifugo, generated now and passed by environment
     // variable like real ones (the config never holds secret values).
-    let engine_secret = Secret::generate(32).map_err(|e| e.to_string())?;
-    let centrifugo_secret = Secret::generate(32).map_err(|e| e.to_string())?;
+    let engine_secret = Secret::generate(32)?;
+    let centrifugo_secret = Secret::generate(32)?;
     // SAFETY: set before any other thread reads the environment (the runtime's workers only
     // run the echo server, which does not).
     unsafe {
@@ -102,7 +116,7 @@ pub async fn start(listen: &str) -> Result<Dev, String> {
         token_from: vec!["header".into()],
         ..AccessSection::default()
     };
-    let mut config = Config::from_toml("").map_err(|e| e.to_string())?;
+    let mut config = Config::from_toml("")?;
     config.listen = listen.to_owned();
     config.upstreams = vec![UpstreamSection {
         name: "echo".into(),

@@ -1,8 +1,8 @@
 //! Error responses: JSON `{"error", "detail", "timestamp"}` as the FastAPI proxy answered.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jwtkit_verify::VerifyError;
+use jwtkit_verify::{Refusal, VerifyError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -15,10 +15,9 @@ pub enum ErrorKind {
     InvalidPath,
     /// 400 `body_incomplete`: the caller's body ended before it was complete.
     BodyIncomplete,
-    /// 401 `missing_token`: no token where the route looks for one.
-    MissingToken,
-    /// 401 with the validator's code (`expired`, `bad_signature`, ...): the token was refused.
-    InvalidToken(&'static str),
+    /// 401 `missing_token`, 401 with the validator's code (`expired`, `bad_signature`, ...) or
+    /// 503 `jwks_unavailable`, with the RFC 6750 challenge: as `jwtkit_verify` maps them.
+    Token(Refusal),
     /// 403 `forbidden`: a valid caller without the right.
     Forbidden,
     /// 404 `not_found`: no route, or the upstream has no such resource.
@@ -41,8 +40,6 @@ pub enum ErrorKind {
     UpstreamRejectedCredentials,
     /// The upstream's own client-error status, `upstream_rejected` (Camunda error JSON).
     UpstreamRejected(StatusCode),
-    /// 503 `jwks_unavailable`: the token issuer's keys cannot be fetched.
-    KeysUnavailable,
     /// 504 `upstream_timeout`.
     UpstreamTimeout,
 }
@@ -52,7 +49,7 @@ impl ErrorKind {
     pub fn status(self) -> StatusCode {
         match self {
             Self::BadRequest | Self::InvalidPath | Self::BodyIncomplete => StatusCode::BAD_REQUEST,
-            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::Token(refusal) => refusal.status(),
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -64,7 +61,6 @@ impl ErrorKind {
                 StatusCode::BAD_GATEWAY
             }
             Self::UpstreamRejected(status) => status,
-            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -75,8 +71,7 @@ impl ErrorKind {
             Self::BadRequest => "bad_request",
             Self::InvalidPath => "invalid_path",
             Self::BodyIncomplete => "body_incomplete",
-            Self::MissingToken => "missing_token",
-            Self::InvalidToken(code) => code,
+            Self::Token(refusal) => refusal.code(),
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -88,7 +83,6 @@ impl ErrorKind {
             Self::UpstreamUnreachable => "upstream_unreachable",
             Self::UpstreamRejectedCredentials => "upstream_rejected_credentials",
             Self::UpstreamRejected(_) => "upstream_rejected",
-            Self::KeysUnavailable => "jwks_unavailable",
             Self::UpstreamTimeout => "upstream_timeout",
         }
     }
@@ -115,20 +109,21 @@ impl ApiError {
     /// 401 for a missing token.
     pub fn missing_token() -> Self {
         Self::new(
-            ErrorKind::MissingToken,
+            ErrorKind::Token(Refusal::MissingToken),
             "send Authorization: Bearer <token>",
         )
     }
 
     /// 401 (or 503 when the issuer's keys are unavailable) for a rejected token.
     pub fn token(err: &VerifyError) -> Self {
-        match err {
-            VerifyError::JwksUnavailable { .. } => Self::new(
-                ErrorKind::KeysUnavailable,
-                "the token issuer's keys cannot be fetched right now; retry later",
-            ),
-            _ => Self::new(ErrorKind::InvalidToken(err.code()), err.to_string()),
-        }
+        let refusal = Refusal::of(err);
+        let detail = match refusal {
+            Refusal::KeysUnavailable => {
+                "the token issuer's keys cannot be fetched right now; retry later".to_owned()
+            }
+            _ => err.to_string(),
+        };
+        Self::new(ErrorKind::Token(refusal), detail)
     }
 
     /// 403 for a valid caller without the right.
@@ -174,18 +169,17 @@ impl IntoResponse for ApiError {
             body.to_string(),
         )
             .into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            // RFC 6750 §3: no error attribute when no credentials were sent.
-            let challenge = if self.kind == ErrorKind::MissingToken {
-                "Bearer".to_owned()
-            } else {
-                format!("Bearer error=\"invalid_token\", error_description=\"{code}\"")
-            };
-            if let Ok(value) = HeaderValue::from_str(&challenge) {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, value);
-            }
+        let challenge = match self.kind {
+            ErrorKind::Token(refusal) => refusal.challenge(),
+            // Another 401 (an upstream refusing the caller's passed-through token) challenges
+            // like a token the proxy refused, under its own code.
+            _ if status == StatusCode::UNAUTHORIZED => Refusal::InvalidToken(code).challenge(),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
         }
         response.extensions_mut().insert(self.kind);
         response

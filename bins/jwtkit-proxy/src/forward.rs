@@ -6,78 +6,88 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use jwtkit_verify::extract;
+use jwtkit_verify::{Registry, extract};
 use tower_http::timeout::TimeoutBody;
 
-use crate::app::AppState;
 use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ErrorKind};
+use crate::routes::{Prefix, RouteTable};
 use crate::upstream::Upstream;
 
-/// A configured prefix route.
+/// What the prefix routes need on every request.
+pub struct Forwarder {
+    registry: Arc<Registry>,
+    routes: Arc<RouteTable<ProxyRoute>>,
+    max_body_bytes: usize,
+}
+
+impl Forwarder {
+    /// Forwards the requests `routes` match, authenticating callers with `registry`;
+    /// `max_body_bytes` is `limits.max_body_bytes` (for the 413 of a body that grows past it).
+    pub fn new(
+        registry: Arc<Registry>,
+        routes: Arc<RouteTable<ProxyRoute>>,
+        max_body_bytes: usize,
+    ) -> Self {
+        Self {
+            registry,
+            routes,
+            max_body_bytes,
+        }
+    }
+}
+
+/// Where a prefix route leads, and on what terms.
 pub struct ProxyRoute {
-    /// Path prefix as configured, e.g. `/engine-rest` (the metrics label).
-    pub prefix: String,
-    /// The prefix in canonical form ([`crate::path::canonical_prefix`]), without a trailing
-    /// slash: what request paths (canonical too) are matched against.
-    canonical: String,
-    /// Match the prefix in any letter case.
-    case_insensitive: bool,
     /// Remove the prefix before forwarding.
-    pub strip_prefix: bool,
+    strip_prefix: bool,
     /// Target.
-    pub upstream: Arc<Upstream>,
+    upstream: Arc<Upstream>,
     /// Caller requirements.
-    pub access: Access,
+    access: Access,
     /// Inbound headers that never reach the upstream.
     inbound: InboundHeaders,
 }
 
 impl ProxyRoute {
-    /// A route; `Err` with the reason when `prefix` is not a usable prefix (see
-    /// [`crate::path::canonical_prefix`]).
+    /// A route to `upstream` for callers `access` admits.
     pub fn new(
-        prefix: &str,
-        case_insensitive: bool,
         strip_prefix: bool,
         upstream: Arc<Upstream>,
         access: Access,
         inbound: InboundHeaders,
-    ) -> Result<Self, String> {
-        Ok(Self {
-            prefix: prefix.to_owned(),
-            canonical: crate::path::canonical_prefix(prefix)?,
-            case_insensitive,
+    ) -> Self {
+        Self {
             strip_prefix,
             upstream,
             access,
             inbound,
-        })
+        }
     }
+}
 
-    /// The canonical prefix's length in bytes (for ordering routes, longest first).
-    pub fn canonical_len(&self) -> usize {
-        self.canonical.len()
-    }
-
-    /// True when the canonical `path` is the prefix or below it (`/api` matches `/api` and
-    /// `/api/x`, not `/apix`), in any letter case if the route says so.
-    pub fn matches(&self, path: &str) -> bool {
-        let prefix = self.canonical.as_str();
-        let Some(head) = path.get(..prefix.len()) else {
-            return false;
-        };
-        let same = if self.case_insensitive {
-            head.eq_ignore_ascii_case(prefix)
-        } else {
-            head == prefix
-        };
-        same && matches!(path.as_bytes().get(prefix.len()), None | Some(b'/'))
-    }
+/// A prefix route's request: everything no other route took. Its path is canonical already
+/// ([`crate::observe`]).
+pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, request: Request) -> Response {
+    let Some((prefix, route)) = forwarder.routes.find(request.uri().path()) else {
+        return ApiError::not_found(format!("no route for {}", request.uri().path()))
+            .into_response();
+    };
+    let caller = match route
+        .access
+        .authenticate(&forwarder.registry, request.headers(), request.uri())
+        .await
+    {
+        Ok(caller) => caller,
+        Err(err) => return err.into_response(),
+    };
+    forward(&forwarder, prefix, route, &caller, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Which inbound headers never reach an upstream: names that contain `_` (unless kept), names
@@ -216,12 +226,10 @@ pub fn remove_inbound_identity<'a>(
 
 /// The upstream path and query: the canonical path (the prefix removed if asked), the query
 /// without the route's token parameters, every other parameter byte for byte.
-fn upstream_path(route: &ProxyRoute, request: &Request) -> String {
+fn upstream_path(prefix: &Prefix, route: &ProxyRoute, request: &Request) -> String {
     let path = request.uri().path();
     let path = if route.strip_prefix {
-        // The path matched the prefix: its first `canonical.len()` bytes are the prefix (ASCII,
-        // in whatever letter case).
-        &path[route.canonical.len()..]
+        prefix.rest(path)
     } else {
         path
     };
@@ -257,13 +265,14 @@ fn forwarded_host(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<HeaderVa
 }
 
 /// Forwards an authenticated request and streams the answer back.
-pub async fn forward(
-    state: &AppState,
+async fn forward(
+    forwarder: &Forwarder,
+    prefix: &Prefix,
     route: &ProxyRoute,
     caller: &Caller,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let path = upstream_path(route, &request);
+    let path = upstream_path(prefix, route, &request);
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -305,7 +314,11 @@ pub async fn forward(
         .send(caller, parts.method, &path, headers, Body::new(body))
         .await;
     let response = match sent {
-        Err(upstream_error) => return Err(body_failure.error(state).unwrap_or(upstream_error)),
+        Err(upstream_error) => {
+            return Err(body_failure
+                .error(forwarder.max_body_bytes)
+                .unwrap_or(upstream_error));
+        }
         Ok(response) => response,
     };
 
@@ -333,10 +346,11 @@ impl BodyFailure {
         self.failed.store(true, Ordering::Relaxed);
     }
 
-    /// The caller's error when its body is why the upstream request failed.
-    fn error(&self, state: &AppState) -> Option<ApiError> {
+    /// The caller's error when its body is why the upstream request failed; `limit` is
+    /// `limits.max_body_bytes`.
+    fn error(&self, limit: usize) -> Option<ApiError> {
         if self.too_large.load(Ordering::Relaxed) {
-            Some(ApiError::body_too_large(state.max_body_bytes()))
+            Some(ApiError::body_too_large(limit))
         } else if self.failed.load(Ordering::Relaxed) {
             Some(ApiError::new(
                 ErrorKind::BodyIncomplete,

@@ -12,17 +12,51 @@ pub mod dev;
 pub mod error;
 pub mod forward;
 pub mod metrics;
+pub mod observe;
 pub mod path;
+pub mod routes;
+pub mod status;
 pub mod tokens;
 pub mod upstream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Parser;
 
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, ConfigError, LogFormat};
+use crate::dev::DevError;
+
+/// Why the proxy could not start, or stopped serving with an error. The binary prints it as
+/// `error: <message>` and exits with status 1.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid; the error names the key and the fix.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The configuration file cannot be read.
+    #[error("cannot read {}: {}", path.display(), source.kind())]
+    ReadConfig {
+        /// The `--config` path.
+        path: PathBuf,
+        /// Why reading failed.
+        source: std::io::Error,
+    },
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The configured `listen` address.
+        address: String,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
+    /// Dev mode's embedded issuer, upstream or secrets could not be set up.
+    #[error(transparent)]
+    Dev(#[from] DevError),
+    /// The server failed while accepting or serving connections.
+    #[error(transparent)]
+    Serve(std::io::Error),
+}
 
 /// Command line of `jwtkit-proxy`.
 #[derive(Parser, Debug)]
@@ -66,31 +100,26 @@ fn init_logging(config: &Config) {
 /// JWKS is fetched up front and no environment override is applied. Secrets and key files named
 /// by the text are read now, as at start. Call it inside a Tokio runtime: the upstream HTTP
 /// client needs one to send requests.
-pub fn router_from_toml(text: &str) -> Result<axum::Router, String> {
-    let config = Config::from_toml(text).map_err(|e| e.to_string())?;
-    let state = Arc::new(app::AppState::build(&config, Vec::new()).map_err(|e| e.to_string())?);
-    Ok(app::router(state, &config))
+pub fn router_from_toml(text: &str) -> Result<axum::Router, ConfigError> {
+    let config = Config::from_toml(text)?;
+    Ok(app::build(&config, Vec::new())?.router)
 }
 
 /// Loads the configuration, builds the app and serves until SIGTERM or SIGINT.
-pub async fn run(cli: Cli) -> Result<(), String> {
+pub async fn run(cli: Cli) -> Result<(), StartError> {
     let (mut config, extra_issuers, dev) = if cli.dev {
         let dev = dev::start(cli.listen.as_deref().unwrap_or("127.0.0.1:8000")).await?;
         (dev.config.clone(), vec![dev.issuer.clone()], Some(dev))
     } else if let Some(path) = &cli.config {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {}", path.display(), e.kind()))?;
-        let mut config = Config::from_toml(&text).map_err(|e| e.to_string())?;
-        config
-            .apply_env_overrides(&env)
-            .map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(path).map_err(|source| StartError::ReadConfig {
+            path: path.clone(),
+            source,
+        })?;
+        let mut config = Config::from_toml(&text)?;
+        config.apply_env_overrides(&env)?;
         (config, Vec::new(), None)
     } else {
-        (
-            Config::from_seed_env(&env).map_err(|e| e.to_string())?,
-            Vec::new(),
-            None,
-        )
+        (Config::from_seed_env(&env)?, Vec::new(), None)
     };
     if let Some(listen) = &cli.listen {
         config.listen = listen.clone();
@@ -99,18 +128,21 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         config.log.format = format;
     }
     init_logging(&config);
-    let state = Arc::new(app::AppState::build(&config, extra_issuers).map_err(|e| e.to_string())?);
-    if let Err(err) = state.registry.warm_up().await {
+    let app = app::build(&config, extra_issuers)?;
+    if let Err(err) = app.registry.warm_up().await {
         tracing::warn!("{err}; requests for that issuer get 503 until its keys load");
     }
-    let mut router = app::router(state, &config);
+    let mut router = app.router;
     if let Some(dev) = &dev {
         router = router.merge(dev.jwks_route.clone());
     }
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|source| StartError::Listen {
+            address: config.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
     tracing::info!(%addr, "listening");
     if let Some(dev) = &dev {
         println!("{}", dev::banner(addr, &dev.token));
@@ -121,7 +153,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(StartError::Serve)?;
     tracing::info!("stopped");
     Ok(())
 }

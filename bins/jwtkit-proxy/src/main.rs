@@ -7,8 +7,8 @@ async fn main() -> std::process::ExitCode {
     let cli = jwtkit_proxy::Cli::parse();
     match jwtkit_proxy::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(err) => {
+            eprintln!("error: {err}");
             std::process::ExitCode::from(1)
         }
     }

@@ -1,4 +1,5 @@
-//! Token endpoints: authenticated callers get Centrifugo tokens (seed 004) for themselves.
+//! Token endpoints: authenticated callers get Centrifugo connection and subscription tokens
+//! for themselves, as the Centrifugo token script issued them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +13,10 @@ use axum::routing::post;
 use jwtkit_keys::SigningKey;
 use jwtkit_mint::{Audience, CentrifugoConnectionClaims, CentrifugoSubscriptionClaims, Minter};
 use jwtkit_secret::{Secret, SecretEncoding};
+use jwtkit_verify::Registry;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::auth::{Access, Caller};
 use crate::config::{CentrifugoSection, ConfigError};
 use crate::error::{ApiError, ErrorKind};
@@ -33,11 +34,17 @@ pub struct CentrifugoTokens {
     /// `iss` of every token issued here: the configured one or [`crate::config::MINTED_ISS`].
     issuer: String,
     access: Access,
+    /// Validates the callers' tokens.
+    registry: Arc<Registry>,
 }
 
 impl CentrifugoTokens {
-    /// Reads the secret and compiles the settings.
-    pub fn from_config(section: &CentrifugoSection) -> Result<Self, ConfigError> {
+    /// Reads the secret and compiles the settings; callers' tokens are validated with
+    /// `registry`.
+    pub fn from_config(
+        section: &CentrifugoSection,
+        registry: Arc<Registry>,
+    ) -> Result<Self, ConfigError> {
         let algorithm = hmac_algorithm("centrifugo.algorithm", &section.algorithm)?;
         // Centrifugo uses its hmac_secret_key text as the key bytes.
         let (secret, _) = load_secret("centrifugo.secret", &section.secret, SecretEncoding::Raw)?;
@@ -68,12 +75,18 @@ impl CentrifugoTokens {
             audience: section.audience.clone(),
             issuer: section.minted_iss().to_owned(),
             access: Access::new(&section.access),
+            registry,
         })
     }
 
     /// The key the tokens are signed with.
     pub fn minting_secret(&self) -> &Secret {
         &self.secret
+    }
+
+    /// The caller, when its token is valid and the section's access rules admit it.
+    async fn caller(&self, headers: &HeaderMap, uri: &Uri) -> Result<Caller, ApiError> {
+        self.access.authenticate(&self.registry, headers, uri).await
     }
 
     fn expiry(&self, now: i64) -> i64 {
@@ -162,31 +175,23 @@ fn reply(result: Result<(String, i64), ApiError>) -> Response {
 }
 
 /// `POST /token/centrifugo` and `POST /token/centrifugo/subscription`.
-pub fn router() -> Router<Arc<AppState>> {
+pub fn router<S>(tokens: Arc<CentrifugoTokens>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
         .route("/token/centrifugo", post(connection))
         .route("/token/centrifugo/subscription", post(subscription))
+        .with_state(tokens)
 }
 
-async fn authenticated<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<(&'a CentrifugoTokens, Caller), ApiError> {
-    let tokens = state
-        .centrifugo
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("Centrifugo tokens are not configured"))?;
-    let caller = tokens
-        .access
-        .authenticate(&state.registry, headers, uri)
-        .await?;
-    Ok((tokens, caller))
-}
-
-async fn connection(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Response {
+async fn connection(
+    State(tokens): State<Arc<CentrifugoTokens>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let result = async {
-        let (tokens, caller) = authenticated(&state, &headers, &uri).await?;
+        let caller = tokens.caller(&headers, &uri).await?;
         tokens.connection_token(&caller)
     }
     .await;
@@ -199,13 +204,13 @@ struct SubscriptionRequest {
 }
 
 async fn subscription(
-    State(state): State<Arc<AppState>>,
+    State(tokens): State<Arc<CentrifugoTokens>>,
     headers: HeaderMap,
     uri: Uri,
     body: axum::body::Bytes,
 ) -> Response {
     let result = async {
-        let (tokens, caller) = authenticated(&state, &headers, &uri).await?;
+        let caller = tokens.caller(&headers, &uri).await?;
         let request: SubscriptionRequest = serde_json::from_slice(&body)
             .map_err(|_| ApiError::bad_request("send {\"channel\": \"...\"}"))?;
         tokens.subscription_token(&caller, &request.channel)

@@ -2,8 +2,8 @@
 //!
 //! [`JwtAuthLayer`] validates `Authorization: Bearer` tokens with a [`Registry`] and puts the
 //! [`Validated`] token in the request extensions; [`Claims<T>`] extracts it as the handler's type.
-//! Failures answer 401 with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3) and a
-//! JSON body `{"error": code, "detail": message}`; unavailable issuer keys answer 503.
+//! Failures answer as [`Refusal`] says: 401 with `WWW-Authenticate: Bearer error="invalid_token"`
+//! (RFC 6750 §3), unavailable issuer keys 503; the JSON body is `{"error": code, "detail": message}`.
 //!
 //! ```no_run
 //! # async fn run(registry: jwtkit_verify::Registry) {
@@ -29,10 +29,10 @@ use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use http::{HeaderMap, Request, StatusCode, header};
 use serde::de::DeserializeOwned;
 
-use crate::{Registry, Validated, VerifyError};
+use crate::{Refusal, Registry, Validated, VerifyError};
 
 /// The token of an `Authorization: Bearer` header (scheme case-insensitive, RFC 6750 §2.1):
 /// [`crate::extract::bearer`], kept under this name for existing callers.
@@ -61,38 +61,28 @@ fn json(status: StatusCode, code: &str, detail: &str) -> Response {
         .into_response()
 }
 
+/// The JSON answer to a [`Refusal`], with its challenge.
+fn refused(refusal: Refusal, detail: &str) -> Response {
+    let mut response = json(refusal.status(), refusal.code(), detail);
+    if let Some(challenge) = refusal.challenge() {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    response
+}
+
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
         match self {
-            Self::Missing => {
-                let mut response = json(
-                    StatusCode::UNAUTHORIZED,
-                    "missing_token",
-                    "send Authorization: Bearer <token>",
-                );
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                response
-            }
-            Self::Invalid(err @ VerifyError::JwksUnavailable { .. }) => json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                err.code(),
-                "the token issuer's keys are unavailable; retry later",
-            ),
-            Self::Invalid(err) => {
-                let mut response = json(StatusCode::UNAUTHORIZED, err.code(), &err.to_string());
-                let challenge = format!(
-                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                    err.code()
-                );
-                if let Ok(value) = HeaderValue::from_str(&challenge) {
-                    response
-                        .headers_mut()
-                        .insert(header::WWW_AUTHENTICATE, value);
-                }
-                response
-            }
+            Self::Missing => refused(Refusal::MissingToken, "send Authorization: Bearer <token>"),
+            Self::Invalid(err) => match Refusal::of(&err) {
+                refusal @ Refusal::KeysUnavailable => refused(
+                    refusal,
+                    "the token issuer's keys are unavailable; retry later",
+                ),
+                refusal => refused(refusal, &err.to_string()),
+            },
             Self::LayerMissing => json(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "auth_not_configured",

@@ -39,6 +39,9 @@ mod error;
 pub mod extract;
 pub mod jws;
 mod policy;
+#[cfg(feature = "http")]
+mod refusal;
+mod registered;
 mod registry;
 mod token_cache;
 
@@ -54,6 +57,8 @@ pub use error::VerifyError;
 pub use jws::Header;
 pub use jwtkit_jwks::{JwksCache, JwksConfig, JwksError, JwksStats, Source as JwksSource};
 pub use policy::{DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES, Policy};
+#[cfg(feature = "http")]
+pub use refusal::Refusal;
 pub use registry::{IssuerConfig, KeySource, Registry, RegistryError};
 
 /// A claim set as decoded JSON.
@@ -86,6 +91,14 @@ impl Validated {
             claims,
             issuer: self.issuer,
         })
+    }
+
+    /// True when the token's `aud` (a string or an array of strings) names one of `accepted`,
+    /// by the any-of rule [`Policy::audiences`] applies at validation: for a check made on top
+    /// of the issuer's policy, such as a route that serves only some audiences. A token without
+    /// `aud`, or with one that is neither a string nor an array of strings, names none.
+    pub fn has_audience(&self, accepted: &[String]) -> bool {
+        policy::names_audience(self.claims.get("aud"), accepted)
     }
 }
 
@@ -194,7 +207,7 @@ impl Validator {
 
     /// Reads the registered claims of a verified payload in one pass and applies the policy.
     fn check_payload(&self, payload: &[u8], now: i64) -> Result<(), VerifyError> {
-        let (registered, names) = policy::Registered::from_json(payload).map_err(|_| {
+        let (registered, names) = registered::Registered::from_json(payload).map_err(|_| {
             VerifyError::Malformed("claims are not a JSON object with unique names")
         })?;
         self.policy.check_scanned(&registered, &names, now)

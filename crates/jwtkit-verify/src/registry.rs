@@ -7,7 +7,7 @@ use std::sync::Arc;
 use jwtkit_jwks::{JwksCache, JwksStats};
 use jwtkit_keys::VerifyingKey;
 
-use crate::policy::{ClaimValue, Registered};
+use crate::registered::{ClaimValue, Registered};
 use crate::token_cache::{CachedToken, TokenCache};
 use crate::{Claims, Policy, Validated, VerifyError, error::clip, jws, now, verify_with_keys};
 

@@ -1,0 +1,231 @@
+//! The middleware around the whole router: every request's path is made canonical before any
+//! route is chosen, requests over the limits are refused, and every request, refused ones
+//! included, is logged and counted once.
+//!
+//! One middleware for the three: each axum `from_fn` layer costs allocations on every request.
+//! It wraps the router rather than being a layer on it, since a layer on the router runs after
+//! routing, and routing must see only the canonical path.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::uri::PathAndQuery;
+use axum::http::{StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::config::Limits;
+use crate::error::{ApiError, ErrorKind};
+use crate::forward::ProxyRoute;
+use crate::metrics::Metrics;
+use crate::routes::RouteTable;
+
+/// The metrics label of a request that no route took (or that was refused before routing and
+/// is below no prefix): one label, never the raw path.
+const UNMATCHED: &str = "unmatched";
+
+/// What [`limit_and_observe`] needs.
+pub struct Observer {
+    metrics: Arc<Metrics>,
+    /// The prefix routes, for the label of the requests they take.
+    routes: Arc<RouteTable<ProxyRoute>>,
+    max_header_bytes: usize,
+    max_body_bytes: usize,
+}
+
+impl Observer {
+    /// Counts into `metrics`, labels requests below a prefix of `routes` with it, and applies
+    /// `limits`.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        routes: Arc<RouteTable<ProxyRoute>>,
+        limits: &Limits,
+    ) -> Self {
+        Self {
+            metrics,
+            routes,
+            max_header_bytes: limits.max_header_bytes,
+            max_body_bytes: limits.max_body_bytes,
+        }
+    }
+
+    /// 431 when the request headers together exceed the limit; 413 (in the proxy's JSON error
+    /// format, not the body-limit layer's plain text) when Content-Length exceeds the body
+    /// limit.
+    fn over_limits(&self, request: &Request) -> Option<ApiError> {
+        let size: usize = request
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
+        if size > self.max_header_bytes {
+            return Some(ApiError::new(
+                ErrorKind::HeadersTooLarge,
+                "the request headers are too large",
+            ));
+        }
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        declared
+            .filter(|len| *len > self.max_body_bytes as u64)
+            .map(|_| ApiError::body_too_large(self.max_body_bytes))
+    }
+}
+
+/// Makes the request path canonical (400 `invalid_path` for a spelling upstreams read
+/// differently, see [`crate::path`]), refuses requests over the header and declared body
+/// limits, then logs and counts every request. The path is logged as it was received, never
+/// the query: queries may carry tokens.
+///
+/// The metrics label is the pattern of the fixed route that answered (its [`MatchedPath`],
+/// which [`matched_route`] hands out of the router), else the prefix of the route table the
+/// canonical path falls under, else `unmatched`. Labels stay bounded: never a raw path.
+pub async fn limit_and_observe(
+    State(observer): State<Arc<Observer>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    // A path refused as unreadable is below no route.
+    let (refusal, prefix) = match canonical_target(&mut request) {
+        Err(refusal) => (Some(refusal), None),
+        Ok(()) => (
+            observer.over_limits(&request),
+            observer.routes.label(request.uri().path()),
+        ),
+    };
+    let response = match refusal {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
+    };
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .or(prefix)
+        .unwrap_or(UNMATCHED);
+    let status = response.status();
+    observer.metrics.request(route, status.as_u16());
+    let code = response.extensions().get::<ErrorKind>().map(|k| k.code());
+    if let Some(code) = code
+        .filter(|_| status == StatusCode::UNAUTHORIZED || status == StatusCode::SERVICE_UNAVAILABLE)
+    {
+        observer.metrics.auth_failure(code);
+    }
+    tracing::info!(%method, path = %path, route = %route, status = status.as_u16(), error = code.unwrap_or("-"), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+/// A route layer on the fixed routes: puts the route pattern axum matched on the response,
+/// where [`limit_and_observe`], outside the router, finds it. Prefix routes need no such copy
+/// (their label comes from the route table), so the forwarding path does not pay for it.
+pub async fn matched_route(request: Request, next: Next) -> Response {
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(request).await;
+    if let Some(matched) = matched {
+        response.extensions_mut().insert(matched);
+    }
+    response
+}
+
+/// Replaces the request's path by its canonical form (the query stays as it came); an
+/// already canonical path is left alone, without allocating.
+fn canonical_target(request: &mut Request) -> Result<(), ApiError> {
+    let canonical = match crate::path::canonicalize(request.uri().path()) {
+        Ok(Cow::Borrowed(_)) => return Ok(()),
+        Ok(Cow::Owned(canonical)) => canonical,
+        Err(err) => {
+            return Err(ApiError::new(ErrorKind::InvalidPath, err.to_string()));
+        }
+    };
+    let mut target = canonical;
+    if let Some(query) = request.uri().query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    let mut parts = request.uri().clone().into_parts();
+    parts.path_and_query = Some(
+        PathAndQuery::try_from(target)
+            .map_err(|_| ApiError::bad_request("the request target cannot be read"))?,
+    );
+    *request.uri_mut() = Uri::from_parts(parts)
+        .map_err(|_| ApiError::bad_request("the request target cannot be read"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use tower::ServiceExt;
+
+    /// The request counts by label and status, read from `/metrics`.
+    async fn counts(app: &axum::Router) -> String {
+        let response = app
+            .clone()
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn labels_are_the_matched_route_the_prefix_or_unmatched() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "an-issuer-secret-of-32-bytes-or-more").unwrap();
+        let app = crate::router_from_toml(&format!(
+            "[[issuers]]\nname = \"t\"\niss = [\"urn:t\"]\nsecret = {{ file = {:?} }}\n\
+             [[upstreams]]\nname = \"u\"\nurl = \"http://127.0.0.1:9\"\n\
+             [[routes]]\nprefix = \"/t\"\nupstream = \"u\"\n\
+             [camunda]\nupstream = \"u\"\n",
+            secret.display().to_string()
+        ))
+        .unwrap();
+        for (method, target, status) in [
+            (Method::POST, "/health", 405),
+            (Method::GET, "/api/processes/order-42", 401),
+            (Method::PUT, "/api/processes", 405),
+            (Method::GET, "/t/x", 401),
+            (Method::GET, "/%74//x?access_token=1", 401),
+            (Method::GET, "/api/tasks/t1", 404),
+            (Method::POST, "/token/centrifugo", 404),
+            (Method::GET, "/t;x/y", 400),
+        ] {
+            let response = app
+                .clone()
+                .oneshot(
+                    Request::builder()
+                        .method(method)
+                        .uri(target)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), status, "{target}");
+        }
+        let text = counts(&app).await;
+        for line in [
+            r#"jwtkit_proxy_requests_total{route="/health",status="405"} 1"#,
+            r#"jwtkit_proxy_requests_total{route="/api/processes/{key}",status="401"} 1"#,
+            r#"jwtkit_proxy_requests_total{route="/api/processes",status="405"} 1"#,
+            r#"jwtkit_proxy_requests_total{route="/t",status="401"} 2"#,
+            r#"jwtkit_proxy_requests_total{route="unmatched",status="404"} 2"#,
+            r#"jwtkit_proxy_requests_total{route="unmatched",status="400"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        assert!(!text.contains("order-42") && !text.contains("t1"), "{text}");
+    }
+}

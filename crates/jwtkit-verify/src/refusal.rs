@@ -1,0 +1,139 @@
+//! How an HTTP service answers a request it did not authenticate (feature `http`): the status,
+//! the stable code and the RFC 6750 §3 `WWW-Authenticate` challenge, one mapping for every
+//! service built on this crate.
+//!
+//! ```
+//! use http::StatusCode;
+//! use jwtkit_verify::{Refusal, VerifyError};
+//!
+//! let refusal = Refusal::of(&VerifyError::BadSignature);
+//! assert_eq!(refusal.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(refusal.code(), "bad_signature");
+//! assert_eq!(
+//!     refusal.challenge().unwrap(),
+//!     "Bearer error=\"invalid_token\", error_description=\"bad_signature\""
+//! );
+//! assert_eq!(Refusal::MissingToken.challenge().unwrap(), "Bearer");
+//! ```
+
+use http::{HeaderValue, StatusCode};
+
+use crate::VerifyError;
+
+/// Why a request was not authenticated, as HTTP answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No token where the service looks for one: 401 with a bare `Bearer` challenge (RFC 6750
+    /// §3.1: no error attribute when the request carried no credentials).
+    MissingToken,
+    /// The token was refused, with [`VerifyError::code`]: 401 with
+    /// `Bearer error="invalid_token", error_description="<code>"`.
+    InvalidToken(&'static str),
+    /// The issuer's keys cannot be obtained ([`VerifyError::JwksUnavailable`]): 503 without a
+    /// challenge, since the token may well be valid and the caller should retry, not re-login.
+    KeysUnavailable,
+}
+
+impl Refusal {
+    /// The refusal for a validation error.
+    pub fn of(err: &VerifyError) -> Self {
+        match err {
+            VerifyError::JwksUnavailable { .. } => Self::KeysUnavailable,
+            _ => Self::InvalidToken(err.code()),
+        }
+    }
+
+    /// The HTTP status: 401, or 503 for [`Refusal::KeysUnavailable`].
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable code: `missing_token`, the error's code, or `jwks_unavailable`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::InvalidToken(code) => code,
+            Self::KeysUnavailable => "jwks_unavailable",
+        }
+    }
+
+    /// The `WWW-Authenticate` value of a 401; `None` for the 503.
+    pub fn challenge(self) -> Option<HeaderValue> {
+        match self {
+            Self::MissingToken => Some(HeaderValue::from_static("Bearer")),
+            // Codes are fixed ASCII identifiers: the value is always a valid header value.
+            Self::InvalidToken(code) => HeaderValue::from_str(&format!(
+                "Bearer error=\"invalid_token\", error_description=\"{code}\""
+            ))
+            .ok(),
+            Self::KeysUnavailable => None,
+        }
+    }
+}
+
+impl From<&VerifyError> for Refusal {
+    fn from(err: &VerifyError) -> Self {
+        Self::of(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_token_gets_a_bare_challenge() {
+        let refusal = Refusal::MissingToken;
+        assert_eq!(refusal.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(refusal.code(), "missing_token");
+        assert_eq!(refusal.challenge().unwrap(), "Bearer");
+    }
+
+    #[test]
+    fn a_refused_token_gets_the_invalid_token_challenge_with_its_code() {
+        for err in [
+            VerifyError::BadSignature,
+            VerifyError::Malformed("x"),
+            VerifyError::Expired {
+                exp: 1,
+                now: 2,
+                leeway: 0,
+            },
+            VerifyError::AudienceMismatch("token aud: x".into()),
+            VerifyError::UnknownIssuer("https://evil".into()),
+        ] {
+            let refusal = Refusal::of(&err);
+            assert_eq!(refusal, Refusal::InvalidToken(err.code()));
+            assert_eq!(refusal.status(), StatusCode::UNAUTHORIZED, "{err}");
+            assert_eq!(refusal.code(), err.code());
+            assert_eq!(
+                refusal.challenge().unwrap(),
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    err.code()
+                )
+                .as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn unavailable_keys_are_503_without_a_challenge() {
+        let err = VerifyError::JwksUnavailable {
+            issuer: "idp".into(),
+            source: jwtkit_jwks::JwksError::Status {
+                url: "https://idp.example/jwks".into(),
+                status: 502,
+            },
+        };
+        let refusal = Refusal::from(&err);
+        assert_eq!(refusal, Refusal::KeysUnavailable);
+        assert_eq!(refusal.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refusal.code(), "jwks_unavailable");
+        assert_eq!(refusal.code(), err.code());
+        assert_eq!(refusal.challenge(), None);
+    }
+}
