@@ -87,7 +87,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         (config, Vec::new(), None)
     } else {
         (
-            Config::from_seed_env(&env).map_err(|e| e.to_string())?,
+            Config::from_env_mode(&env).map_err(|e| e.to_string())?,
             Vec::new(),
             None,
         )

@@ -17,9 +17,9 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::auth::{Access, Caller};
-use crate::config::{CentrifugoSection, ConfigError};
+use crate::config::{CentrifugoSection, ConfigError, load_secret};
 use crate::error::{ApiError, ErrorKind};
-use crate::upstream::{hmac_algorithm, load_secret, render};
+use crate::upstream::{hmac_algorithm, render};
 
 /// Issues Centrifugo connection and subscription tokens.
 pub struct CentrifugoTokens {

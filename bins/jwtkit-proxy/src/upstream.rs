@@ -11,12 +11,14 @@ use jwtkit_keys::{Algorithm, SigningKey};
 use jwtkit_mint::{
     Audience, CamundaProfile, Expiry, GenericProfile, MintedTokenCache, Minter, camunda_secret,
 };
-use jwtkit_secret::{Fingerprint, Secret, SecretEncoding, SecretSource};
+use jwtkit_secret::{Fingerprint, Secret, SecretEncoding};
 use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::client::{BaseUrl, SendError, UpstreamClient};
-use crate::config::{ConfigError, MintSection, SecretRef, UpstreamAuth, UpstreamSection};
+use crate::config::{
+    ConfigError, MintSection, UpstreamAuth, UpstreamSection, load_secret, secret_origin,
+};
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics::Metrics;
 
@@ -62,48 +64,6 @@ struct MintCredentials {
 enum MintProfile {
     Camunda,
     Generic { audience: Option<String> },
-}
-
-/// Reads a secret named by the configuration; errors name the configuration key.
-pub fn load_secret(
-    key: &str,
-    reference: &SecretRef,
-    default: SecretEncoding,
-) -> Result<(Secret, SecretEncoding), ConfigError> {
-    let source = match (&reference.env, &reference.file) {
-        (Some(name), None) => SecretSource::Env(name.clone()),
-        (None, Some(path)) => SecretSource::File(path.clone()),
-        _ => {
-            return Err(ConfigError::new(
-                key,
-                "needs exactly one of env or file",
-                "write { env = \"NAME\" } or { file = \"/run/secrets/x\" }",
-            ));
-        }
-    };
-    let encoding = match &reference.encoding {
-        Some(name) => name.parse::<SecretEncoding>().map_err(|e| {
-            ConfigError::new(
-                format!("{key}.encoding"),
-                e.to_string(),
-                "use raw, base64, base64url or hex",
-            )
-        })?,
-        None => default,
-    };
-    let decoded = Secret::load(&source, encoding)
-        .map_err(|e| ConfigError::new(key, e.to_string(), format!("fix {}", source.describe())))?;
-    Ok((decoded.secret, decoded.encoding))
-}
-
-/// Where a secret comes from, for messages: `environment variable NAME` or `file PATH`. In the
-/// seed-environment mode this is the only name the operator knows (not `upstreams[0]...`).
-pub fn secret_origin(reference: &SecretRef) -> String {
-    match (&reference.env, &reference.file) {
-        (Some(name), _) => format!("environment variable {name}"),
-        (None, Some(path)) => format!("file {}", path.display()),
-        (None, None) => "the secret".to_owned(),
-    }
 }
 
 fn parse_lifetime(key: &str, text: &str) -> Result<Duration, ConfigError> {
