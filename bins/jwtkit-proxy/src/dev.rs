@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -14,9 +15,10 @@ use jwtkit_mint::{Expiry, GenericProfile, Minter};
 use jwtkit_secret::{Secret, SecretEncoding};
 use jwtkit_verify::{IssuerConfig, KeySource, Policy};
 
+use crate::auth::TokenSource;
 use crate::config::{
-    AccessSection, CentrifugoSection, Config, MintSection, RouteSection, SecretRef, UpstreamAuth,
-    UpstreamSection,
+    AccessSection, CentrifugoSection, Config, MintProfile, MintSection, RouteSection, SecretRef,
+    UpstreamAuth, UpstreamSection,
 };
 
 /// The embedded pieces of dev mode.
@@ -99,7 +101,7 @@ pub async fn start(listen: &str) -> Result<Dev, String> {
         ..SecretRef::default()
     };
     let open = AccessSection {
-        token_from: vec!["header".into()],
+        token_from: vec![TokenSource::Header],
         ..AccessSection::default()
     };
     let mut config = Config::from_toml("").map_err(|e| e.to_string())?;
@@ -109,10 +111,10 @@ pub async fn start(listen: &str) -> Result<Dev, String> {
         url: format!("http://{echo_addr}"),
         timeout_seconds: 10,
         auth: UpstreamAuth::Mint(MintSection {
-            profile: "camunda".into(),
+            profile: MintProfile::Camunda,
             secret: secret_env("JWTKIT_DEV_ENGINE_SECRET"),
-            algorithm: "HS256".into(),
-            ttl: "1h".into(),
+            algorithm: Algorithm::HS256,
+            ttl: Duration::from_secs(3600),
             subject: "{sub}".into(),
             email_template: "{sub}@camunda.local".into(),
             superuser: false,
@@ -133,8 +135,8 @@ pub async fn start(listen: &str) -> Result<Dev, String> {
     }];
     config.centrifugo = Some(CentrifugoSection {
         secret: secret_env("JWTKIT_DEV_CENTRIFUGO_SECRET"),
-        algorithm: "HS256".into(),
-        ttl: "1h".into(),
+        algorithm: Algorithm::HS256,
+        ttl: Duration::from_secs(3600),
         connection_channels: vec!["personal.{sub}".into()],
         subscription_channels: vec!["personal.{sub}".into(), "public.*".into()],
         audience: None,

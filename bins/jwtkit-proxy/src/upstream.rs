@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use jwtkit_keys::{Algorithm, SigningKey};
+use jwtkit_keys::SigningKey;
 use jwtkit_mint::{
     Audience, CamundaProfile, Expiry, GenericProfile, MintedTokenCache, Minter, camunda_secret,
 };
@@ -17,7 +17,8 @@ use serde_json::Value;
 use crate::auth::Caller;
 use crate::client::{BaseUrl, SendError, UpstreamClient};
 use crate::config::{
-    ConfigError, MintSection, UpstreamAuth, UpstreamSection, load_secret, secret_origin,
+    ConfigError, MintProfile, MintSection, UpstreamAuth, UpstreamSection, load_secret,
+    secret_origin,
 };
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics::Metrics;
@@ -54,6 +55,8 @@ struct MintCredentials {
     /// `iss` of every minted token: the configured one or [`crate::config::MINTED_ISS`].
     issuer: String,
     profile: MintProfile,
+    /// `aud` of generic-profile tokens.
+    audience: Option<String>,
     lifetime: Duration,
     subject: String,
     email_template: String,
@@ -61,58 +64,9 @@ struct MintCredentials {
     cache: MintedTokenCache,
 }
 
-enum MintProfile {
-    Camunda,
-    Generic { audience: Option<String> },
-}
-
-fn parse_lifetime(key: &str, text: &str) -> Result<Duration, ConfigError> {
-    match text.parse::<Expiry>() {
-        Ok(Expiry::After(seconds)) => Ok(Duration::from_secs(seconds)),
-        Ok(Expiry::Never) => Err(ConfigError::new(
-            key,
-            "`never` is not allowed for issued tokens",
-            "use a lifetime such as 1h",
-        )),
-        Err(err) => Err(ConfigError::new(
-            key,
-            err.to_string(),
-            "use a lifetime such as 30m or 1h",
-        )),
-    }
-}
-
-/// An HMAC algorithm name from the configuration.
-pub fn hmac_algorithm(key: &str, name: &str) -> Result<Algorithm, ConfigError> {
-    name.parse::<Algorithm>()
-        .ok()
-        .filter(|alg| alg.hmac().is_some())
-        .ok_or_else(|| {
-            ConfigError::new(
-                key,
-                format!("{name:?} is not an HMAC algorithm"),
-                "use HS256, HS384 or HS512",
-            )
-        })
-}
-
 impl MintCredentials {
     fn from_config(key: &str, section: &MintSection) -> Result<Self, ConfigError> {
-        let algorithm = hmac_algorithm(&format!("{key}.algorithm"), &section.algorithm)?;
-        let profile = match section.profile.as_str() {
-            "camunda" => MintProfile::Camunda,
-            "generic" => MintProfile::Generic {
-                audience: section.audience.clone(),
-            },
-            other => {
-                return Err(ConfigError::new(
-                    format!("{key}.profile"),
-                    format!("{other:?} is not a profile"),
-                    "use camunda or generic",
-                ));
-            }
-        };
-        let secret = match (&profile, &section.secret.encoding) {
+        let secret = match (section.profile, section.secret.encoding) {
             // The engine base64-decodes its secret and silently replaces a short one: refuse it.
             (MintProfile::Camunda, None) => {
                 let (text_secret, _) = load_secret(
@@ -141,7 +95,7 @@ impl MintCredentials {
                 .0
             }
         };
-        let signing = SigningKey::hmac(algorithm, &secret).map_err(|e| {
+        let signing = SigningKey::hmac(section.algorithm, &secret).map_err(|e| {
             ConfigError::new(
                 format!("{key}.secret"),
                 e.to_string(),
@@ -152,8 +106,9 @@ impl MintCredentials {
             minter: Minter::new(signing),
             secret,
             issuer: section.minted_iss().to_owned(),
-            profile,
-            lifetime: parse_lifetime(&format!("{key}.ttl"), &section.ttl)?,
+            profile: section.profile,
+            audience: section.audience.clone(),
+            lifetime: section.ttl,
             subject: section.subject.clone(),
             email_template: section.email_template.clone(),
             superuser: section.superuser,
@@ -175,7 +130,7 @@ impl MintCredentials {
             .get_or_mint(&subject, || {
                 let now = jwtkit_mint::now();
                 let expiry = Expiry::After(self.lifetime.as_secs());
-                let token = match &self.profile {
+                let token = match self.profile {
                     MintProfile::Camunda => {
                         let profile = CamundaProfile {
                             email_template: self.email_template.clone(),
@@ -190,11 +145,11 @@ impl MintCredentials {
                         self.minter
                             .mint(&profile.claims(&subject, email.as_deref(), now)?)?
                     }
-                    MintProfile::Generic { audience } => {
+                    MintProfile::Generic => {
                         let profile = GenericProfile {
                             subject: Some(subject.clone()),
                             issuer: Some(self.issuer.clone()),
-                            audience: Audience::new(audience.iter().cloned().collect()),
+                            audience: Audience::new(self.audience.iter().cloned().collect()),
                             expiry,
                             ..GenericProfile::default()
                         };

@@ -133,18 +133,6 @@ impl Config {
                     ),
                 ));
             }
-            for from in &access.token_from {
-                if !(from == "header"
-                    || from.strip_prefix("cookie:").is_some_and(|n| !n.is_empty())
-                    || from.strip_prefix("query:").is_some_and(|n| !n.is_empty()))
-                {
-                    return Err(ConfigError::new(
-                        format!("{key}.token_from"),
-                        format!("{from:?} is not a token location"),
-                        "use header, cookie:NAME or query:NAME",
-                    ));
-                }
-            }
             Ok(())
         };
         for (i, route) in self.routes.iter().enumerate() {

@@ -3,13 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use jwtkit_keys::Algorithm;
+
 use super::file::{
     default_alg, default_email, default_listen, default_strip_prefixes, default_timeout,
     default_token_cache, default_token_from, default_ttl,
 };
+use super::values::{self, ValueError};
 use super::{
     AccessSection, CamundaSection, CentrifugoSection, Config, ConfigError, InitiatorVariables,
-    IssuerSection, Limits, LogConfig, LogFormat, MintSection, SecretRef, UpstreamAuth,
+    IssuerSection, Limits, LogConfig, LogFormat, MintProfile, MintSection, SecretRef, UpstreamAuth,
     UpstreamSection,
 };
 
@@ -23,8 +26,14 @@ impl Config {
         if let Some(listen) = env("JWTKIT_LISTEN") {
             self.listen = listen;
         }
-        if let Some(level) = env("JWTKIT_LOG_LEVEL").or_else(|| env("LOG_LEVEL")) {
-            self.log.level = level.to_ascii_lowercase();
+        if let Some((name, level)) = ["JWTKIT_LOG_LEVEL", "LOG_LEVEL"]
+            .into_iter()
+            .find_map(|name| Some((name, env(name)?)))
+        {
+            self.log.level = level
+                .to_ascii_lowercase()
+                .parse()
+                .map_err(|e: ValueError| e.at(name))?;
         }
         if let Some(format) = env("JWTKIT_LOG_FORMAT") {
             self.log.format = match format.as_str() {
@@ -82,7 +91,9 @@ impl Config {
                     env: Some("JWT_SECRET_KEY".into()),
                     ..SecretRef::default()
                 }),
-                algorithms: vec![env("JWT_ALGORITHM").unwrap_or_else(|| "HS256".into())],
+                algorithms: vec![
+                    parsed(env, "JWT_ALGORITHM", values::algorithm)?.unwrap_or(Algorithm::HS256),
+                ],
                 allow_missing_iss: true,
                 ..IssuerSection::default()
             });
@@ -113,12 +124,13 @@ impl Config {
         let user = env("ENGINE_USER").unwrap_or_else(|| "demo".into());
         let auth = if env("ENGINE_JWT_SECRET").is_some() {
             UpstreamAuth::Mint(MintSection {
-                profile: "camunda".into(),
+                profile: MintProfile::Camunda,
                 secret: SecretRef {
                     env: Some("ENGINE_JWT_SECRET".into()),
                     ..SecretRef::default()
                 },
-                algorithm: env("ENGINE_JWT_ALGORITHM").unwrap_or_else(default_alg),
+                algorithm: parsed(env, "ENGINE_JWT_ALGORITHM", values::hmac_algorithm)?
+                    .unwrap_or_else(default_alg),
                 ttl: default_ttl(),
                 // The FastAPI proxy minted the engine token for the service user, not the caller.
                 subject: user,
@@ -198,6 +210,17 @@ impl Config {
     }
 }
 
+/// The variable `name` parsed with `parse`, if it is set; an error names the variable.
+fn parsed<T>(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    parse: fn(&str) -> Result<T, ValueError>,
+) -> Result<Option<T>, ConfigError> {
+    env(name)
+        .map(|text| parse(&text).map_err(|e| e.at(name)))
+        .transpose()
+}
+
 /// `a, b,c` -> `["a", "b", "c"]`.
 fn split_list(text: &str) -> Vec<String> {
     text.split(',')
@@ -247,7 +270,7 @@ mod tests {
             matches!(&config.upstreams[0].auth, UpstreamAuth::Basic { user, password } if user == "demo" && password.env.as_deref() == Some("ENGINE_PASS"))
         );
         assert_eq!(config.cors_origins.len(), 2);
-        assert_eq!(config.log.level, "debug");
+        assert_eq!(config.log.level.as_str(), "debug");
         assert_eq!(config.listen, "0.0.0.0:8000");
     }
 
@@ -264,8 +287,8 @@ mod tests {
             panic!("mint expected")
         };
         assert_eq!(
-            (mint.subject.as_str(), mint.profile.as_str()),
-            ("svc", "camunda")
+            (mint.subject.as_str(), mint.profile),
+            ("svc", MintProfile::Camunda)
         );
         assert_eq!(config.upstreams[0].timeout_seconds, 3);
         assert!(config.issuers[0].allow_missing_iss);
@@ -290,5 +313,40 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("CLERK_JWKS_URL"), "{err}");
+    }
+
+    #[test]
+    fn env_mode_values_that_do_not_parse_name_the_variable() {
+        for (pairs, key) in [
+            (
+                vec![
+                    ("ENGINE_JWT_SECRET", "y"),
+                    ("ENGINE_JWT_ALGORITHM", "RS256"),
+                ],
+                "ENGINE_JWT_ALGORITHM",
+            ),
+            (
+                vec![("ENGINE_PASS", "p"), ("JWT_ALGORITHM", "XS1")],
+                "JWT_ALGORITHM",
+            ),
+            (
+                vec![("ENGINE_PASS", "p"), ("LOG_LEVEL", "info,[")],
+                "LOG_LEVEL",
+            ),
+            (
+                vec![("ENGINE_PASS", "p"), ("JWTKIT_LOG_LEVEL", "info,[")],
+                "JWTKIT_LOG_LEVEL",
+            ),
+        ] {
+            let mut pairs = pairs;
+            pairs.push(("JWT_SECRET_KEY", "x"));
+            let err = Config::from_env_mode(&env_of(&pairs)).unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+        }
+        let mut config = Config::from_toml("").unwrap();
+        let err = config
+            .apply_env_overrides(&env_of(&[("LOG_LEVEL", "debug,=")]))
+            .unwrap_err();
+        assert_eq!(err.key, "LOG_LEVEL");
     }
 }

@@ -2,10 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use jwtkit_keys::Algorithm;
 use serde::Deserialize;
 
+use super::values::{self, LogLevel, MintProfile, ValueError, de};
 use super::{ConfigError, MINTED_ISS, SecretRef};
+use crate::auth::TokenSource;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -67,21 +71,17 @@ pub(super) fn default_token_cache() -> usize {
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// `info` by default.
-    #[serde(default = "default_level")]
-    pub level: String,
+    #[serde(default)]
+    pub level: LogLevel,
     /// `text` or `json`.
     #[serde(default)]
     pub format: LogFormat,
 }
 
-fn default_level() -> String {
-    "info".into()
-}
-
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            level: default_level(),
+            level: LogLevel::default(),
             format: LogFormat::Text,
         }
     }
@@ -156,8 +156,8 @@ pub struct IssuerSection {
     #[serde(default)]
     pub authorized_parties: Vec<String>,
     /// Accepted algorithms (default: what the keys allow).
-    #[serde(default)]
-    pub algorithms: Vec<String>,
+    #[serde(default, deserialize_with = "de::algorithms")]
+    pub algorithms: Vec<Algorithm>,
     /// Clock skew allowance (default 60).
     pub leeway_seconds: Option<u64>,
     /// Claims that must be present.
@@ -220,16 +220,16 @@ pub enum UpstreamAuth {
 #[serde(deny_unknown_fields)]
 pub struct MintSection {
     /// `camunda` (the token the Camunda 7 engine's JWT plugin expects) or `generic`.
-    #[serde(default = "default_profile")]
-    pub profile: String,
+    #[serde(default)]
+    pub profile: MintProfile,
     /// Signing secret; for `camunda` decoded as base64 like the engine does unless `encoding` says.
     pub secret: SecretRef,
     /// HS256 (default), HS384, HS512.
-    #[serde(default = "default_alg")]
-    pub algorithm: String,
+    #[serde(default = "default_alg", deserialize_with = "de::hmac_algorithm")]
+    pub algorithm: Algorithm,
     /// Token lifetime (`1h` default); tokens are reused until shortly before they expire.
-    #[serde(default = "default_ttl")]
-    pub ttl: String,
+    #[serde(default = "default_ttl", deserialize_with = "de::lifetime")]
+    pub ttl: Duration,
     /// Subject template: `{sub}` (the caller, default) or a fixed service user like `demo`.
     #[serde(default = "default_subject")]
     pub subject: String,
@@ -253,14 +253,11 @@ impl MintSection {
     }
 }
 
-fn default_profile() -> String {
-    "camunda".into()
+pub(super) fn default_alg() -> Algorithm {
+    Algorithm::HS256
 }
-pub(super) fn default_alg() -> String {
-    "HS256".into()
-}
-pub(super) fn default_ttl() -> String {
-    "1h".into()
+pub(super) fn default_ttl() -> Duration {
+    Duration::from_secs(3600)
 }
 fn default_subject() -> String {
     "{sub}".into()
@@ -301,13 +298,13 @@ pub struct AccessSection {
     /// Claim values required: name -> value (a string claim equal to it, or an array containing it).
     #[serde(default)]
     pub require_claims: BTreeMap<String, serde_json::Value>,
-    /// Where the token may come from: `header` (default), `cookie:NAME`, `query:NAME`.
-    #[serde(default = "default_token_from")]
-    pub token_from: Vec<String>,
+    /// Where the token may come from, in order: `header` (default), `cookie:NAME`, `query:NAME`.
+    #[serde(default = "default_token_from", deserialize_with = "de::token_sources")]
+    pub token_from: Vec<TokenSource>,
 }
 
-pub(super) fn default_token_from() -> Vec<String> {
-    vec!["header".into()]
+pub(super) fn default_token_from() -> Vec<TokenSource> {
+    vec![TokenSource::Header]
 }
 
 /// The Camunda facade.
@@ -369,11 +366,11 @@ pub struct CentrifugoSection {
     /// Centrifugo's HMAC secret (`client.token.hmac_secret_key`), used as raw text by default.
     pub secret: SecretRef,
     /// HS256 (default), HS384, HS512.
-    #[serde(default = "default_alg")]
-    pub algorithm: String,
+    #[serde(default = "default_alg", deserialize_with = "de::hmac_algorithm")]
+    pub algorithm: Algorithm,
     /// Token lifetime (default `1h`).
-    #[serde(default = "default_ttl")]
-    pub ttl: String,
+    #[serde(default = "default_ttl", deserialize_with = "de::lifetime")]
+    pub ttl: Duration,
     /// Channels of connection tokens (server-side subscriptions); `{claim}` placeholders are
     /// filled from the caller's claims, e.g. `agents.{tenant_id}.{sub}`.
     #[serde(default)]
@@ -400,9 +397,10 @@ impl CentrifugoSection {
 }
 
 impl Config {
-    /// Parses TOML text.
+    /// Parses TOML text. Errors name the key: the one holding a value that does not parse
+    /// ([`values`]), else the byte offset serde stopped at.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|err| {
+        let plain = |err: toml::de::Error| {
             let key = err
                 .span()
                 .map(|span| format!("at byte {}", span.start))
@@ -412,6 +410,18 @@ impl Config {
                 err.message().to_owned(),
                 "see docs/PROXY.md for the format",
             )
+        };
+        let deserializer = toml::Deserializer::parse(text).map_err(plain)?;
+        serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            let err = err.into_inner();
+            match ValueError::from_message(err.message()) {
+                Some(value) => {
+                    let key = values::key_of(text, &path, &value);
+                    value.at(key)
+                }
+                None => plain(err),
+            }
         })
     }
 }

@@ -6,6 +6,7 @@
 //! - [`file`]: the file format, the serde types and [`Config::from_toml`];
 //! - [`env`]: environment mode and the variables that override a file;
 //! - [`check`]: the cross-checks between sections ([`Config::check`]);
+//! - [`values`]: values written as text, parsed into their types at load;
 //! - [`secret`]: where a secret lives and reading it;
 //! - [`issuers`]: caller issuer sections as `jwtkit_verify` configurations, and the start-up
 //!   check that no secret the proxy mints with is a caller issuer's key.
@@ -15,12 +16,14 @@ pub mod env;
 pub mod file;
 pub mod issuers;
 pub mod secret;
+pub mod values;
 
 pub use file::{
     AccessSection, CamundaSection, CentrifugoSection, Config, InitiatorVariables, IssuerSection,
     Limits, LogConfig, LogFormat, MintSection, RouteSection, UpstreamAuth, UpstreamSection,
 };
 pub use secret::{SecretRef, load_secret, secret_origin};
+pub use values::{LogLevel, MintProfile};
 
 /// The `iss` of every token the proxy mints (Centrifugo connection and subscription tokens, the
 /// upstream credentials of `auth = mint`) whose section sets no `issuer`.

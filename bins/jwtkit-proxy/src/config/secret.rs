@@ -17,7 +17,8 @@ pub struct SecretRef {
     /// File path (one trailing newline ignored).
     pub file: Option<PathBuf>,
     /// `raw` (default), `base64`, `base64url` or `hex`.
-    pub encoding: Option<String>,
+    #[serde(default, deserialize_with = "super::values::de::secret_encoding")]
+    pub encoding: Option<SecretEncoding>,
 }
 
 // A secret written in the file itself (`secret = "..."`) must be refused without being echoed:
@@ -74,16 +75,7 @@ pub fn load_secret(
             ));
         }
     };
-    let encoding = match &reference.encoding {
-        Some(name) => name.parse::<SecretEncoding>().map_err(|e| {
-            ConfigError::new(
-                format!("{key}.encoding"),
-                e.to_string(),
-                "use raw, base64, base64url or hex",
-            )
-        })?,
-        None => default,
-    };
+    let encoding = reference.encoding.unwrap_or(default);
     let decoded = Secret::load(&source, encoding)
         .map_err(|e| ConfigError::new(key, e.to_string(), format!("fix {}", source.describe())))?;
     Ok((decoded.secret, decoded.encoding))
