@@ -15,18 +15,19 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use http_body_util::BodyExt;
 use jwtkit_verify::ClaimMap;
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
-use crate::auth::Access;
+use crate::auth::{Access, Caller};
 use crate::config::{CamundaSection, InitiatorVariables};
 use crate::error::{ApiError, ErrorKind};
 use crate::upstream::Upstream;
@@ -647,17 +648,73 @@ async fn serve(
         &facade.variables,
         facade.dates_as_date,
     )?;
-    let (status, value) = facade
-        .engine
-        .call_json(
-            &caller,
-            call.method,
-            &call.path,
-            &call.query,
-            call.body.as_ref(),
-        )
-        .await?;
+    let (status, value) = call_engine(&facade.engine, &caller, call).await?;
     answer(&operation, status, value)
+}
+
+/// Sends `call` to the engine for `caller`: the answer's status and JSON body. The engine's 4xx
+/// are returned as errors with its own message (Camunda's `{"type": ..., "message": ...}`).
+async fn call_engine(
+    engine: &Upstream,
+    caller: &Caller,
+    call: EngineCall,
+) -> Result<(StatusCode, Value), ApiError> {
+    let EngineCall {
+        method,
+        path,
+        query,
+        body,
+    } = call;
+    let mut path_and_query = path;
+    if !query.is_empty() {
+        path_and_query.push('?');
+        path_and_query.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&query)
+                .finish(),
+        );
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    let body = match &body {
+        Some(value) => {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Body::from(value.to_string())
+        }
+        None => Body::empty(),
+    };
+    let response = engine
+        .send(caller, method, &path_and_query, headers, body)
+        .await?;
+    let status = response.status();
+    let bytes = match tokio::time::timeout(engine.timeout(), response.into_body().collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(_)) => return Err(engine.unreachable_error()),
+        Err(_) => return Err(engine.timeout_error()),
+    };
+    let value: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
+    if status.is_client_error() {
+        // Camunda's error JSON: {"type": "...", "message": "..."}.
+        let message = value
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("no message")
+            .to_owned();
+        let kind = if status == StatusCode::NOT_FOUND {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::UpstreamRejected(status)
+        };
+        return Err(ApiError::new(kind, message));
+    }
+    Ok((status, value))
 }
 
 /// The caller's body as a JSON object. `Content-Type: application/json` is required: with
