@@ -36,7 +36,7 @@ pub struct AppState {
     /// Prefix routes, longest (canonical) prefix first.
     pub routes: Vec<ProxyRoute>,
     /// The Camunda facade, when configured.
-    pub camunda: Option<CamundaFacade>,
+    pub camunda: Option<Arc<CamundaFacade>>,
     /// Centrifugo token endpoints, when configured.
     pub centrifugo: Option<CentrifugoTokens>,
     /// Metrics.
@@ -142,10 +142,10 @@ impl AppState {
             })
             .collect::<Result<_, _>>()?;
         routes.sort_by_key(|r| std::cmp::Reverse(r.canonical_len()));
-        let camunda = config
-            .camunda
-            .as_ref()
-            .map(|c| CamundaFacade::new(c, upstreams[&c.upstream].clone()));
+        let camunda = config.camunda.as_ref().map(|c| {
+            let engine = upstreams[&c.upstream].clone();
+            Arc::new(CamundaFacade::new(c, engine, registry.clone()))
+        });
         let centrifugo = config
             .centrifugo
             .as_ref()
@@ -179,8 +179,8 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics));
     // Feature routes exist only when configured, so they never hide a prefix route.
-    if state.camunda.is_some() {
-        routes = routes.merge(crate::camunda::router());
+    if let Some(facade) = &state.camunda {
+        routes = routes.merge(crate::camunda::router(facade.clone()));
     }
     if state.centrifugo.is_some() {
         routes = routes.merge(crate::tokens::router());
