@@ -448,6 +448,11 @@ mod tests {
                 "use a lifetime such as 30m or 1h",
             ),
             (
+                ISSUER.replace("env = \"S\"", "env = \"S\", encoding = \"b32\""),
+                "issuers[0].secret.encoding",
+                "use raw, base64, base64url or hex",
+            ),
+            (
                 format!("{ISSUER}[centrifugo]\nsecret = {{ env = \"C\", encoding = \"b32\" }}\n"),
                 "centrifugo.secret.encoding",
                 "use raw, base64, base64url or hex",
