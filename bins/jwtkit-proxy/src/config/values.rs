@@ -58,9 +58,14 @@ impl ValueError {
 
     /// As a serde error, to be read back by [`Self::from_message`].
     pub fn into_de<E: serde::de::Error>(self) -> E {
+        // A value written with `\u001f` in it must not split the message differently.
+        let part = |text: &str| text.replace(MARK, "\u{fffd}");
         E::custom(format_args!(
             "{MARK}{}{MARK}{}{MARK}{}{MARK}{}",
-            self.field, self.value, self.problem, self.fix
+            self.field,
+            part(&self.value),
+            part(&self.problem),
+            part(&self.fix)
         ))
     }
 
@@ -486,6 +491,13 @@ mod tests {
         let carried: toml::de::Error = error.clone().into_de();
         assert_eq!(ValueError::from_message(carried.message()), Some(error));
         assert_eq!(ValueError::from_message("unknown field `x`"), None);
+        let odd = ValueError::new("ttl", "1\u{1f}h", "problem", "fix");
+        let carried: toml::de::Error = odd.into_de();
+        let back = ValueError::from_message(carried.message()).unwrap();
+        assert_eq!(
+            (back.problem.as_str(), back.fix.as_str()),
+            ("problem", "fix")
+        );
     }
 
     #[test]
