@@ -2,6 +2,7 @@
 //! registry, then apply the route's own requirements.
 
 use std::borrow::Cow;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, Uri};
@@ -9,6 +10,7 @@ use jwtkit_verify::{ClaimMap, Registry, Validated, extract};
 use serde_json::Value;
 
 use crate::config::AccessSection;
+use crate::config::values::ValueError;
 use crate::error::ApiError;
 
 /// Where a route accepts tokens from.
@@ -20,6 +22,25 @@ pub enum TokenSource {
     Cookie(String),
     /// A query parameter (for clients that cannot set headers, e.g. EventSource).
     Query(String),
+}
+
+impl FromStr for TokenSource {
+    type Err = ValueError;
+
+    /// `header`, `cookie:NAME` or `query:NAME` (a `token_from` entry).
+    fn from_str(text: &str) -> Result<Self, ValueError> {
+        match text.split_once(':') {
+            None if text == "header" => Ok(Self::Header),
+            Some(("cookie", name)) if !name.is_empty() => Ok(Self::Cookie(name.to_owned())),
+            Some(("query", name)) if !name.is_empty() => Ok(Self::Query(name.to_owned())),
+            _ => Err(ValueError::new(
+                "token_from",
+                text,
+                format!("{text:?} is not a token location"),
+                "use header, cookie:NAME or query:NAME",
+            )),
+        }
+    }
 }
 
 /// A route's requirements on callers, compiled from an [`AccessSection`].
@@ -79,17 +100,8 @@ impl Caller {
 impl Access {
     /// Compiles the configuration (already checked by `Config::check`).
     pub fn new(section: &AccessSection) -> Self {
-        let sources = section
-            .token_from
-            .iter()
-            .map(|from| match from.split_once(':') {
-                Some(("cookie", name)) => TokenSource::Cookie(name.to_owned()),
-                Some(("query", name)) => TokenSource::Query(name.to_owned()),
-                _ => TokenSource::Header,
-            })
-            .collect();
         Self {
-            sources,
+            sources: section.token_from.clone(),
             issuers: section.issuers.clone(),
             audiences: section.audiences.clone(),
             require_claims: section
@@ -196,9 +208,9 @@ mod tests {
     fn tokens_are_found_in_header_cookie_and_query_in_the_configured_order() {
         let access = Access::new(&AccessSection {
             token_from: vec![
-                "query:access_token".into(),
-                "cookie:__session".into(),
-                "header".into(),
+                TokenSource::Query("access_token".into()),
+                TokenSource::Cookie("__session".into()),
+                TokenSource::Header,
             ],
             ..AccessSection::default()
         });
@@ -226,5 +238,23 @@ mod tests {
         );
         assert_eq!(access.cookie_names().collect::<Vec<_>>(), ["__session"]);
         assert_eq!(access.query_names().collect::<Vec<_>>(), ["access_token"]);
+    }
+
+    #[test]
+    fn token_locations_parse_or_name_the_problem() {
+        assert_eq!("header".parse(), Ok(TokenSource::Header));
+        assert_eq!(
+            "cookie:__session".parse(),
+            Ok(TokenSource::Cookie("__session".into()))
+        );
+        assert_eq!(
+            "query:access_token".parse(),
+            Ok(TokenSource::Query("access_token".into()))
+        );
+        for bad in ["body", "cookie:", "query:", "Header", "header:x", "cookie"] {
+            let err = bad.parse::<TokenSource>().unwrap_err();
+            assert_eq!(err.field, "token_from");
+            assert!(err.problem.contains("not a token location"), "{bad}");
+        }
     }
 }

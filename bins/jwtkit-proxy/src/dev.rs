@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -14,9 +15,10 @@ use jwtkit_mint::{Expiry, GenericProfile, MintError, Minter};
 use jwtkit_secret::{Secret, SecretEncoding, SecretError};
 use jwtkit_verify::{IssuerConfig, KeySource, Policy};
 
+use crate::auth::TokenSource;
 use crate::config::{
-    AccessSection, CentrifugoSection, Config, ConfigError, MintSection, RouteSection, SecretRef,
-    UpstreamAuth, UpstreamSection,
+    AccessSection, CentrifugoSection, Config, ConfigError, MintProfile, MintSection, RouteSection,
+    SecretRef, UpstreamAuth, UpstreamSection,
 };
 
 /// Why dev mode could not set up its embedded pieces.
@@ -113,7 +115,7 @@ pub async fn start(listen: &str) -> Result<Dev, DevError> {
         ..SecretRef::default()
     };
     let open = AccessSection {
-        token_from: vec!["header".into()],
+        token_from: vec![TokenSource::Header],
         ..AccessSection::default()
     };
     let mut config = Config::from_toml("")?;
@@ -123,10 +125,10 @@ pub async fn start(listen: &str) -> Result<Dev, DevError> {
         url: format!("http://{echo_addr}"),
         timeout_seconds: 10,
         auth: UpstreamAuth::Mint(MintSection {
-            profile: "camunda".into(),
+            profile: MintProfile::Camunda,
             secret: secret_env("JWTKIT_DEV_ENGINE_SECRET"),
-            algorithm: "HS256".into(),
-            ttl: "1h".into(),
+            algorithm: Algorithm::HS256,
+            ttl: Duration::from_secs(3600),
             subject: "{sub}".into(),
             email_template: "{sub}@camunda.local".into(),
             superuser: false,
@@ -147,8 +149,8 @@ pub async fn start(listen: &str) -> Result<Dev, DevError> {
     }];
     config.centrifugo = Some(CentrifugoSection {
         secret: secret_env("JWTKIT_DEV_CENTRIFUGO_SECRET"),
-        algorithm: "HS256".into(),
-        ttl: "1h".into(),
+        algorithm: Algorithm::HS256,
+        ttl: Duration::from_secs(3600),
         connection_channels: vec!["personal.{sub}".into()],
         subscription_channels: vec!["personal.{sub}".into(), "public.*".into()],
         audience: None,

@@ -82,10 +82,8 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(config.log.level.filter())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
@@ -119,7 +117,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         config.apply_env_overrides(&env)?;
         (config, Vec::new(), None)
     } else {
-        (Config::from_seed_env(&env)?, Vec::new(), None)
+        (Config::from_env_mode(&env)?, Vec::new(), None)
     };
     if let Some(listen) = &cli.listen {
         config.listen = listen.clone();

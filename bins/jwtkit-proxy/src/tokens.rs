@@ -18,9 +18,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{Access, Caller};
-use crate::config::{CentrifugoSection, ConfigError};
+use crate::config::{CentrifugoSection, ConfigError, load_secret};
 use crate::error::{ApiError, ErrorKind};
-use crate::upstream::{hmac_algorithm, load_secret, render};
+use crate::upstream::render;
 
 /// Issues Centrifugo connection and subscription tokens.
 pub struct CentrifugoTokens {
@@ -45,31 +45,20 @@ impl CentrifugoTokens {
         section: &CentrifugoSection,
         registry: Arc<Registry>,
     ) -> Result<Self, ConfigError> {
-        let algorithm = hmac_algorithm("centrifugo.algorithm", &section.algorithm)?;
         // Centrifugo uses its hmac_secret_key text as the key bytes.
         let (secret, _) = load_secret("centrifugo.secret", &section.secret, SecretEncoding::Raw)?;
         tracing::info!(fingerprint = %secret.fingerprint(), "Centrifugo token secret loaded");
-        let key = SigningKey::hmac(algorithm, &secret).map_err(|e| {
+        let key = SigningKey::hmac(section.algorithm, &secret).map_err(|e| {
             ConfigError::new(
                 "centrifugo.secret",
                 e.to_string(),
                 "use a secret of at least 32 bytes",
             )
         })?;
-        let lifetime = match section.ttl.parse::<jwtkit_mint::Expiry>() {
-            Ok(jwtkit_mint::Expiry::After(seconds)) => Duration::from_secs(seconds),
-            _ => {
-                return Err(ConfigError::new(
-                    "centrifugo.ttl",
-                    format!("{:?} is not a lifetime", section.ttl),
-                    "use e.g. 1h",
-                ));
-            }
-        };
         Ok(Self {
             minter: Minter::new(key),
             secret,
-            lifetime,
+            lifetime: section.ttl,
             connection_channels: section.connection_channels.clone(),
             subscription_channels: section.subscription_channels.clone(),
             audience: section.audience.clone(),

@@ -614,8 +614,12 @@ fn debug_output_of_keys_minters_and_configurations_holds_no_secret() {
             _ => None,
         }
     };
-    let seed = jwtkit_proxy::config::Config::from_seed_env(&env).expect("seed config");
-    needles.assert_absent("Debug of the seed-env Config", &format!("{seed:?}"), &[]);
+    let from_env = jwtkit_proxy::config::Config::from_env_mode(&env).expect("environment config");
+    needles.assert_absent(
+        "Debug of the environment-mode Config",
+        &format!("{from_env:?}"),
+        &[],
+    );
     let toml = jwtkit_proxy::config::Config::from_toml(&format!(
         "{HS_ISSUER_TOML}\n[[upstreams]]\nname = \"e\"\nurl = \"http://e\"\nauth = {{ type = \"basic\", user = \"demo\", password = {{ env = \"ENGINE_PASS\" }} }}\n"
     ))

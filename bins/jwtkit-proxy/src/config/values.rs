@@ -1,0 +1,514 @@
+//! Configuration values written as text and parsed into their types once, at load: in a TOML
+//! file (serde adapters below) and from environment variables (the same parsers). An unknown
+//! value is an error naming its key, never a silent default.
+//!
+//! A parser fails with a [`ValueError`]: the problem and fix, plus the name of the field. In a
+//! file, serde carries it out of deserialization as a message ([`ValueError::into_de`]) and
+//! [`Config::from_toml`](super::Config::from_toml) turns it back into a [`ConfigError`] naming the
+//! whole key ([`key_of`]); from the environment, the variable's name is the key.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use jwtkit_keys::Algorithm;
+use jwtkit_mint::Expiry;
+use jwtkit_secret::SecretEncoding;
+use serde::{Deserialize, Deserializer};
+
+use super::ConfigError;
+use crate::auth::TokenSource;
+
+/// A value that does not parse, before it is known under which key it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueError {
+    /// The field's own name (`algorithm`, `token_from`, ...).
+    pub field: &'static str,
+    /// The text as written.
+    pub value: String,
+    /// What is wrong.
+    pub problem: String,
+    /// What to do.
+    pub fix: String,
+}
+
+/// Separates the parts of a [`ValueError`] inside a serde message; it cannot occur in TOML text.
+const MARK: char = '\u{1f}';
+
+impl ValueError {
+    /// An error for `value` written in `field`.
+    pub fn new(
+        field: &'static str,
+        value: &str,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            field,
+            value: value.to_owned(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// The configuration error for the value written under `key`.
+    pub fn at(self, key: impl Into<String>) -> ConfigError {
+        ConfigError::new(key, self.problem, self.fix)
+    }
+
+    /// As a serde error, to be read back by [`Self::from_message`].
+    pub fn into_de<E: serde::de::Error>(self) -> E {
+        // A value written with `\u001f` in it must not split the message differently.
+        let part = |text: &str| text.replace(MARK, "\u{fffd}");
+        E::custom(format_args!(
+            "{MARK}{}{MARK}{}{MARK}{}{MARK}{}",
+            self.field,
+            part(&self.value),
+            part(&self.problem),
+            part(&self.fix)
+        ))
+    }
+
+    /// The error carried by a serde message written by [`Self::into_de`].
+    pub fn from_message(message: &str) -> Option<Self> {
+        let mut parts = message.strip_prefix(MARK)?.splitn(4, MARK);
+        let field = parts.next()?;
+        let field = FIELDS.iter().find(|known| **known == field)?;
+        Some(Self {
+            field,
+            value: parts.next()?.to_owned(),
+            problem: parts.next()?.to_owned(),
+            fix: parts.next()?.to_owned(),
+        })
+    }
+}
+
+/// The fields whose values are parsed here.
+const FIELDS: [&str; 7] = [
+    "token_from",
+    "profile",
+    "algorithm",
+    "algorithms",
+    "ttl",
+    "level",
+    "encoding",
+];
+
+/// The `profile` of minted upstream credentials.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MintProfile {
+    /// The token the Camunda 7 engine's JWT plugin expects (`sub`, `email`, `isSuperuser`, ...).
+    #[default]
+    Camunda,
+    /// `sub`, `iat`, `exp`, `iss` and an optional `aud`.
+    Generic,
+}
+
+impl FromStr for MintProfile {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<Self, ValueError> {
+        match text {
+            "camunda" => Ok(Self::Camunda),
+            "generic" => Ok(Self::Generic),
+            other => Err(ValueError::new(
+                "profile",
+                other,
+                format!("{other:?} is not a profile"),
+                "use camunda or generic",
+            )),
+        }
+    }
+}
+
+/// The log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or tracing directives
+/// such as `info,jwtkit_proxy=debug`. Always valid: checked when it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLevel(String);
+
+impl LogLevel {
+    /// The filter as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The tracing filter it describes.
+    pub fn filter(&self) -> tracing_subscriber::EnvFilter {
+        // Parsed once already (`from_str`), so this cannot fail.
+        tracing_subscriber::EnvFilter::new(&self.0)
+    }
+}
+
+impl Default for LogLevel {
+    fn default() -> Self {
+        Self("info".into())
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for LogLevel {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for LogLevel {
+    type Err = ValueError;
+
+    fn from_str(text: &str) -> Result<Self, ValueError> {
+        match tracing_subscriber::EnvFilter::try_new(text) {
+            Ok(_) => Ok(Self(text.to_owned())),
+            Err(err) => Err(ValueError::new(
+                "level",
+                text,
+                format!("{text:?} is not a log level or filter: {err}"),
+                "use error, warn, info, debug or trace (or directives like info,jwtkit_proxy=debug)",
+            )),
+        }
+    }
+}
+
+/// A JWS algorithm name for an issuer's `algorithms`.
+pub fn algorithm(text: &str) -> Result<Algorithm, ValueError> {
+    text.parse::<Algorithm>()
+        .map_err(|e| ValueError::new("algorithms", text, e.to_string(), "use names like RS256"))
+}
+
+/// An HMAC algorithm name: the algorithm of tokens the proxy mints.
+pub fn hmac_algorithm(text: &str) -> Result<Algorithm, ValueError> {
+    text.parse::<Algorithm>()
+        .ok()
+        .filter(|alg| alg.hmac().is_some())
+        .ok_or_else(|| {
+            ValueError::new(
+                "algorithm",
+                text,
+                format!("{text:?} is not an HMAC algorithm"),
+                "use HS256, HS384 or HS512",
+            )
+        })
+}
+
+/// The lifetime of tokens the proxy mints (`30m`, `1h`, ...; `never` is refused).
+pub fn lifetime(text: &str) -> Result<Duration, ValueError> {
+    match text.parse::<Expiry>() {
+        Ok(Expiry::After(seconds)) => Ok(Duration::from_secs(seconds)),
+        Ok(Expiry::Never) => Err(ValueError::new(
+            "ttl",
+            text,
+            "`never` is not allowed for issued tokens",
+            "use a lifetime such as 1h",
+        )),
+        Err(err) => Err(ValueError::new(
+            "ttl",
+            text,
+            err.to_string(),
+            "use a lifetime such as 30m or 1h",
+        )),
+    }
+}
+
+/// How a secret's text becomes key bytes (`raw`, `base64`, `base64url`, `hex`).
+pub fn secret_encoding(text: &str) -> Result<SecretEncoding, ValueError> {
+    text.parse::<SecretEncoding>().map_err(|e| {
+        ValueError::new(
+            "encoding",
+            text,
+            e.to_string(),
+            "use raw, base64, base64url or hex",
+        )
+    })
+}
+
+/// Serde adapters: each reads text and parses it with the function above.
+pub(super) mod de {
+    use super::*;
+
+    fn parsed<'de, D, T>(
+        deserializer: D,
+        parse: fn(&str) -> Result<T, ValueError>,
+    ) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        let text = String::deserialize(deserializer)?;
+        parse(&text).map_err(ValueError::into_de)
+    }
+
+    fn all_parsed<'de, D, T>(
+        deserializer: D,
+        parse: fn(&str) -> Result<T, ValueError>,
+    ) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|text| parse(text).map_err(ValueError::into_de))
+            .collect()
+    }
+
+    pub fn algorithms<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Algorithm>, D::Error> {
+        all_parsed(d, algorithm)
+    }
+
+    pub fn hmac_algorithm<'de, D: Deserializer<'de>>(d: D) -> Result<Algorithm, D::Error> {
+        parsed(d, super::hmac_algorithm)
+    }
+
+    pub fn lifetime<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        parsed(d, super::lifetime)
+    }
+
+    pub fn token_sources<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TokenSource>, D::Error> {
+        all_parsed(d, str::parse)
+    }
+
+    pub fn secret_encoding<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SecretEncoding>, D::Error> {
+        parsed(d, super::secret_encoding).map(Some)
+    }
+}
+
+impl<'de> Deserialize<'de> for MintProfile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        de_from_str(deserializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for LogLevel {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        de_from_str(deserializer)
+    }
+}
+
+fn de_from_str<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = ValueError>,
+{
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(ValueError::into_de)
+}
+
+/// The whole key of a value that failed to parse. `path` is where deserialization stopped:
+/// the key itself (`log.level`), the list holding the value (`issuers[0].algorithms`), or the
+/// enclosing table when serde had buffered it (a route's access keys, the fields of `auth`).
+/// Within it, the key holding the bad value under the field's name is looked up in the
+/// document; when that is not one key, `path` (completed with the field's name) is the answer.
+pub fn key_of(document: &str, path: &str, error: &ValueError) -> String {
+    let path = if path == "." { "" } else { path };
+    let mut found = Vec::new();
+    if let Ok(table) = document.parse::<toml::Table>() {
+        find(&table, "", error, &mut found);
+    }
+    let inside = |key: &&String| {
+        path.is_empty()
+            || key.as_str() == path
+            || key.starts_with(&format!("{path}."))
+            || key.starts_with(&format!("{path}["))
+    };
+    let named = path.trim_end_matches(|c: char| c == ']' || c == '[' || c.is_ascii_digit());
+    match found.iter().filter(inside).collect::<Vec<_>>().as_slice() {
+        [one] => (*one).clone(),
+        _ if named.rsplit('.').next() == Some(error.field) => path.to_owned(),
+        _ if path.is_empty() => error.field.to_owned(),
+        _ => format!("{path}.{}", error.field),
+    }
+}
+
+/// Collects the keys (in `key_of`'s notation) named `error.field` that hold `error.value`.
+fn find(table: &toml::Table, prefix: &str, error: &ValueError, found: &mut Vec<String>) {
+    for (name, value) in table {
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        let holds = |v: &toml::Value| v.as_str() == Some(error.value.as_str());
+        match value {
+            toml::Value::Table(inner) => find(inner, &key, error, found),
+            toml::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    if name == error.field && holds(item) {
+                        found.push(format!("{key}[{index}]"));
+                    } else if let toml::Value::Table(inner) = item {
+                        find(inner, &format!("{key}[{index}]"), error, found);
+                    }
+                }
+            }
+            other if name == error.field && holds(other) => found.push(key),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, UpstreamAuth};
+
+    const ISSUER: &str =
+        "[[issuers]]\nname = \"api\"\niss = [\"urn:api\"]\nsecret = { env = \"S\" }\n";
+
+    fn upstream(auth: &str) -> String {
+        format!("[[upstreams]]\nname = \"u\"\nurl = \"http://u\"\nauth = {auth}\n")
+    }
+
+    #[test]
+    fn values_are_typed_at_load() {
+        let text = format!(
+            "[log]\nlevel = \"info,jwtkit_proxy=debug\"\n{ISSUER}algorithms = [\"HS256\", \"HS512\"]\n{}\
+             [[routes]]\nprefix = \"/r\"\nupstream = \"u\"\ntoken_from = [\"query:t\", \"header\"]\n",
+            upstream(
+                "{ type = \"mint\", profile = \"generic\", algorithm = \"HS384\", ttl = \"30m\", \
+                 secret = { env = \"M\", encoding = \"hex\" } }"
+            )
+        );
+        let config = Config::from_toml(&text).unwrap();
+        assert_eq!(config.log.level.as_str(), "info,jwtkit_proxy=debug");
+        assert_eq!(
+            config.issuers[0].algorithms,
+            [Algorithm::HS256, Algorithm::HS512]
+        );
+        assert_eq!(
+            config.routes[0].access.token_from,
+            [TokenSource::Query("t".into()), TokenSource::Header]
+        );
+        let UpstreamAuth::Mint(mint) = &config.upstreams[0].auth else {
+            panic!("mint expected")
+        };
+        assert_eq!(
+            (mint.profile, mint.algorithm, mint.ttl),
+            (
+                MintProfile::Generic,
+                Algorithm::HS384,
+                Duration::from_secs(1800)
+            )
+        );
+        assert_eq!(mint.secret.encoding, Some(SecretEncoding::Hex));
+        // Defaults.
+        let config =
+            Config::from_toml(&upstream("{ type = \"mint\", secret = { env = \"M\" } }")).unwrap();
+        let UpstreamAuth::Mint(mint) = &config.upstreams[0].auth else {
+            panic!("mint expected")
+        };
+        assert_eq!(
+            (mint.profile, mint.algorithm, mint.ttl, mint.secret.encoding),
+            (
+                MintProfile::Camunda,
+                Algorithm::HS256,
+                Duration::from_secs(3600),
+                None
+            )
+        );
+        assert_eq!(config.log.level.as_str(), "info");
+    }
+
+    #[test]
+    fn a_value_that_does_not_parse_is_an_error_naming_its_key() {
+        let route = "[[upstreams]]\nname = \"u\"\nurl = \"http://u\"\n[[routes]]\nprefix = \"/r\"\nupstream = \"u\"\n";
+        let cases = [
+            (
+                format!("{ISSUER}algorithms = [\"HS256\", \"XS1\"]\n"),
+                "issuers[0].algorithms[1]",
+                "use names like RS256",
+            ),
+            (
+                format!("{ISSUER}{route}token_from = [\"header\", \"body\"]\n"),
+                "routes[0].token_from[1]",
+                "use header, cookie:NAME or query:NAME",
+            ),
+            (
+                upstream("{ type = \"mint\", algorithm = \"RS256\", secret = { env = \"M\" } }"),
+                "upstreams[0].auth.algorithm",
+                "use HS256, HS384 or HS512",
+            ),
+            (
+                upstream("{ type = \"mint\", profile = \"engine\", secret = { env = \"M\" } }"),
+                "upstreams[0].auth.profile",
+                "use camunda or generic",
+            ),
+            (
+                upstream("{ type = \"mint\", ttl = \"never\", secret = { env = \"M\" } }"),
+                "upstreams[0].auth.ttl",
+                "use a lifetime such as 1h",
+            ),
+            (
+                upstream(
+                    "{ type = \"basic\", user = \"u\", password = { env = \"P\", encoding = \"b32\" } }",
+                ),
+                "upstreams[0].auth.password.encoding",
+                "use raw, base64, base64url or hex",
+            ),
+            (
+                format!("{ISSUER}[centrifugo]\nsecret = {{ env = \"C\" }}\nttl = \"soon\"\n"),
+                "centrifugo.ttl",
+                "use a lifetime such as 30m or 1h",
+            ),
+            (
+                ISSUER.replace("env = \"S\"", "env = \"S\", encoding = \"b32\""),
+                "issuers[0].secret.encoding",
+                "use raw, base64, base64url or hex",
+            ),
+            (
+                format!("{ISSUER}[centrifugo]\nsecret = {{ env = \"C\", encoding = \"b32\" }}\n"),
+                "centrifugo.secret.encoding",
+                "use raw, base64, base64url or hex",
+            ),
+            (
+                "[camunda]\nupstream = \"u\"\ntoken_from = [\"cookie:\"]\n".to_owned(),
+                "camunda.token_from[0]",
+                "use header, cookie:NAME or query:NAME",
+            ),
+            (
+                "[log]\nlevel = \"info,[\"\n".to_owned(),
+                "log.level",
+                "use error, warn, info, debug or trace",
+            ),
+        ];
+        for (text, key, fix) in cases {
+            let err = Config::from_toml(&text).unwrap_err();
+            assert_eq!(err.key, key, "{text}\n{err}");
+            assert!(err.fix.starts_with(fix), "{err}");
+            assert!(!err.problem.contains(MARK), "{err:?}");
+        }
+        // Other mistakes keep serde's message and position.
+        let err = Config::from_toml("[limits]\nmax_body_byte = 5\n").unwrap_err();
+        assert!(err.key.starts_with("at byte"), "{err}");
+        assert!(err.problem.contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn the_error_carried_through_serde_comes_back_whole() {
+        let error = ValueError::new("ttl", "x", "problem", "fix");
+        let carried: toml::de::Error = error.clone().into_de();
+        assert_eq!(ValueError::from_message(carried.message()), Some(error));
+        assert_eq!(ValueError::from_message("unknown field `x`"), None);
+        let odd = ValueError::new("ttl", "1\u{1f}h", "problem", "fix");
+        let carried: toml::de::Error = odd.into_de();
+        let back = ValueError::from_message(carried.message()).unwrap();
+        assert_eq!(
+            (back.problem.as_str(), back.fix.as_str()),
+            ("problem", "fix")
+        );
+    }
+
+    #[test]
+    fn environment_values_parse_with_the_same_rules() {
+        assert_eq!(hmac_algorithm("HS512"), Ok(Algorithm::HS512));
+        assert_eq!(hmac_algorithm("RS256").unwrap_err().field, "algorithm");
+        assert_eq!(lifetime("1h"), Ok(Duration::from_secs(3600)));
+        assert!(lifetime("0s").is_err());
+        assert_eq!(algorithm("ES256"), Ok(Algorithm::ES256));
+        assert!("warn".parse::<LogLevel>().is_ok());
+        assert_eq!("camunda".parse::<MintProfile>(), Ok(MintProfile::Camunda));
+        assert!("Camunda".parse::<MintProfile>().is_err());
+    }
+}
