@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{Method, header};
 use axum::middleware;
 use jwtkit_verify::{IssuerConfig, Registry};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -197,11 +197,7 @@ fn wire(
             crate::observe::limit_and_observe,
         ));
     if !config.cors_origins.is_empty() {
-        let origins: Vec<HeaderValue> = config
-            .cors_origins
-            .iter()
-            .filter_map(|o| o.parse().ok())
-            .collect();
+        let origins = config.cors_origins.clone();
         app = app.layer(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))

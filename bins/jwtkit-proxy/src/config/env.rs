@@ -49,7 +49,10 @@ impl Config {
             };
         }
         if let Some(origins) = env("CORS_ORIGINS") {
-            self.cors_origins = split_list(&origins);
+            self.cors_origins = split_list(&origins)
+                .iter()
+                .map(|origin| values::cors_origin(origin).map_err(|e| e.at("CORS_ORIGINS")))
+                .collect::<Result<_, _>>()?;
         }
         Ok(())
     }

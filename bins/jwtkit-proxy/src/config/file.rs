@@ -25,8 +25,8 @@ pub struct Config {
     #[serde(default)]
     pub limits: Limits,
     /// Allowed CORS origins (empty: no CORS headers).
-    #[serde(default)]
-    pub cors_origins: Vec<String>,
+    #[serde(default, deserialize_with = "de::cors_origins")]
+    pub cors_origins: Vec<axum::http::HeaderValue>,
     /// Inbound headers starting with these prefixes are removed before forwarding, on every
     /// route, so a caller cannot pose as someone else (case-insensitive).
     #[serde(default = "default_strip_prefixes")]
@@ -180,8 +180,8 @@ pub struct UpstreamSection {
     pub name: String,
     /// Base URL, e.g. `http://engine:8080/engine-rest`.
     pub url: String,
-    /// Whole-request timeout (default 30 s); exceeded: 504.
-    #[serde(default = "default_timeout")]
+    /// Whole-request timeout (default 30 s, at least 1); exceeded: 504.
+    #[serde(default = "default_timeout", deserialize_with = "de::timeout_seconds")]
     pub timeout_seconds: u64,
     /// The credentials sent upstream.
     #[serde(default)]

@@ -161,16 +161,76 @@ impl FromStr for LogLevel {
     type Err = ValueError;
 
     fn from_str(text: &str) -> Result<Self, ValueError> {
-        match tracing_subscriber::EnvFilter::try_new(text) {
-            Ok(_) => Ok(Self(text.to_owned())),
-            Err(err) => Err(ValueError::new(
+        let invalid = |problem: String| {
+            ValueError::new(
                 "level",
                 text,
-                format!("{text:?} is not a log level or filter: {err}"),
+                problem,
                 "use error, warn, info, debug or trace (or directives like info,jwtkit_proxy=debug)",
-            )),
+            )
+        };
+        // A bare word is a level. tracing would read any other word as a target name and log
+        // nothing else, so `WARNING` would silently turn logging off: Python's level names (the
+        // FastAPI proxy's LOG_LEVEL) are translated, anything else is refused.
+        let directives = text
+            .split(',')
+            .map(|directive| {
+                let word = directive.trim();
+                if word.contains(['=', '[']) {
+                    return Ok(word.to_owned());
+                }
+                let level = match word.to_ascii_lowercase().as_str() {
+                    "warning" => "warn".to_owned(),
+                    "critical" | "fatal" => "error".to_owned(),
+                    other => other.to_owned(),
+                };
+                level
+                    .parse::<tracing_subscriber::filter::LevelFilter>()
+                    .map(|_| level)
+                    .map_err(|_| invalid(format!("{word:?} is not a log level")))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .join(",");
+        match tracing_subscriber::EnvFilter::try_new(&directives) {
+            Ok(_) => Ok(Self(directives)),
+            Err(err) => Err(invalid(format!(
+                "{text:?} is not a log level or filter: {err}"
+            ))),
         }
     }
+}
+
+/// A CORS origin as browsers send it in `Origin`: `scheme://host[:port]`, nothing after it.
+pub fn cors_origin(text: &str) -> Result<axum::http::HeaderValue, ValueError> {
+    let invalid = |problem: &str| {
+        ValueError::new(
+            "cors_origins",
+            text,
+            format!("{text:?} {problem}"),
+            "write origins as https://app.example.com (scheme, host and optional port, no path)",
+        )
+    };
+    let url = url::Url::parse(text).map_err(|_| invalid("is not a URL"))?;
+    let origin = url.origin().ascii_serialization();
+    // `Url` adds a `/` path to `https://a.example`; anything else after the authority is not
+    // part of an origin and would never match a browser's `Origin` header.
+    if !matches!(url.scheme(), "http" | "https") || origin != text.trim_end_matches('/') {
+        return Err(invalid("is not an origin"));
+    }
+    axum::http::HeaderValue::from_str(&origin).map_err(|_| invalid("is not a header value"))
+}
+
+/// An upstream timeout in whole seconds: at least one (0 would time out every request).
+pub fn timeout_seconds(seconds: u64) -> Result<u64, ValueError> {
+    if seconds == 0 {
+        return Err(ValueError::new(
+            "timeout_seconds",
+            "0",
+            "0 would time out every request",
+            "give the upstream at least 1 second",
+        ));
+    }
+    Ok(seconds)
 }
 
 /// A JWS algorithm name for an issuer's `algorithms`.
@@ -265,6 +325,16 @@ pub(super) mod de {
         parsed(d, super::lifetime)
     }
 
+    pub fn cors_origins<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<axum::http::HeaderValue>, D::Error> {
+        all_parsed(d, cors_origin)
+    }
+
+    pub fn timeout_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        super::timeout_seconds(u64::deserialize(d)?).map_err(ValueError::into_de)
+    }
+
     pub fn token_sources<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TokenSource>, D::Error> {
         all_parsed(d, str::parse)
     }
@@ -352,6 +422,45 @@ fn find(table: &toml::Table, prefix: &str, error: &ValueError, found: &mut Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_levels_are_levels_python_names_included_and_other_words_are_refused() {
+        let level = |text: &str| text.parse::<LogLevel>().map(|l| l.as_str().to_owned());
+        assert_eq!(level("info").unwrap(), "info");
+        assert_eq!(level("WARNING").unwrap(), "warn");
+        assert_eq!(level("critical").unwrap(), "error");
+        assert_eq!(
+            level("info,jwtkit_proxy=debug").unwrap(),
+            "info,jwtkit_proxy=debug"
+        );
+        for bad in ["verbose", "WARN_ING", "info,loud"] {
+            assert!(level(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_origins_and_timeouts_are_at_least_a_second() {
+        assert_eq!(
+            cors_origin("https://app.example.com").unwrap(),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            cors_origin("http://localhost:3000").unwrap(),
+            "http://localhost:3000"
+        );
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/path",
+            "ftp://app.example.com",
+            "https://app.example.com?x=1",
+            "",
+        ] {
+            let err = cors_origin(bad).unwrap_err();
+            assert_eq!(err.field, "cors_origins", "{bad}");
+        }
+        assert!(timeout_seconds(0).is_err());
+        assert_eq!(timeout_seconds(1).unwrap(), 1);
+    }
     use crate::config::{Config, UpstreamAuth};
 
     const ISSUER: &str =

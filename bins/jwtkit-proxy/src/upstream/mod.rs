@@ -67,7 +67,7 @@ impl Upstream {
         Ok(Self {
             name: section.name.clone(),
             base,
-            timeout: Duration::from_secs(section.timeout_seconds.max(1)),
+            timeout: Duration::from_secs(section.timeout_seconds),
             credentials,
             identity_headers,
             client,
