@@ -35,18 +35,6 @@ fn alice() -> String {
     )
 }
 
-async fn get(proxy: &Proxy, path: &str, token: &str) -> Reply {
-    Reply::of(
-        client()
-            .get(proxy.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await
-}
-
 async fn post(proxy: &Proxy, path: &str, token: &str, body: Value) -> Reply {
     Reply::of(
         client()

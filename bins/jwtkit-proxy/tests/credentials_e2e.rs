@@ -14,18 +14,6 @@ const BASIC: &str =
 const MINT: &str =
     r#"auth = { type = "mint", profile = "camunda", secret = { env = "ENGINE_JWT_SECRET" } }"#;
 
-async fn get(proxy: &Proxy, path: &str, token: &str) -> Reply {
-    Reply::of(
-        client()
-            .get(proxy.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await
-}
-
 /// The fake engine expecting JWTs signed with `ENGINE_SECRET_B64`, and the proxy minting them with
 /// `proxy_secret`.
 async fn minted_stack(proxy_secret: &str) -> (Engine, Proxy) {

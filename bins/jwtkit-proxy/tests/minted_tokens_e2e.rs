@@ -17,18 +17,6 @@ use serde_json::json;
 const MINTED_ISS: &str = "urn:jwtkit:proxy";
 const CENTRIFUGO_SECRET: &str = "centrifugo-hmac-secret-key-of-32-bytes-or-more";
 
-async fn get(proxy: &Proxy, path: &str, token: &str) -> Reply {
-    Reply::of(
-        client()
-            .get(proxy.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request"),
-    )
-    .await
-}
-
 async fn post(proxy: &Proxy, path: &str, token: &str, body: Option<serde_json::Value>) -> Reply {
     let mut request = client().post(proxy.url(path)).bearer_auth(token);
     if let Some(body) = body {

@@ -128,6 +128,19 @@ pub fn hs256_signature_ok(token: &str, secret: &[u8]) -> bool {
     .is_ok()
 }
 
+/// `GET path` on the proxy with `token` as the bearer token.
+pub async fn get(proxy: &Proxy, path: &str, token: &str) -> Reply {
+    Reply::of(
+        client()
+            .get(proxy.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await
+}
+
 /// A response's status, headers and body as JSON (`Value::Null` when not JSON).
 pub struct Reply {
     pub status: u16,
