@@ -46,7 +46,6 @@ mod registry;
 mod token_cache;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use jwtkit_keys::{SignatureError, VerifyingKey};
 use serde::de::DeserializeOwned;
@@ -56,6 +55,8 @@ pub use claims::Claims;
 pub use error::VerifyError;
 pub use jws::Header;
 pub use jwtkit_jwks::{JwksCache, JwksConfig, JwksError, JwksStats, Source as JwksSource};
+/// Current Unix time in seconds: the one clock of jwtkit, shared with minting.
+pub use jwtkit_keys::now;
 pub use policy::{DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES, Policy};
 #[cfg(feature = "http")]
 pub use refusal::Refusal;
@@ -109,23 +110,6 @@ pub struct VerifiedSignature {
     pub header: Header,
     /// The payload bytes (for a JWT, the claims JSON).
     pub payload: Vec<u8>,
-}
-
-/// Current Unix time in seconds, floored (a clock before 1970 gives negative seconds).
-pub fn now() -> i64 {
-    // SystemTime directly: half the cost of going through a calendar date.
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        Err(before) => {
-            let before = before.duration();
-            let seconds = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
-            if before.subsec_nanos() > 0 {
-                -seconds - 1
-            } else {
-                -seconds
-            }
-        }
-    }
 }
 
 /// Verifies the signature of a parsed token with the keys that may serve it.
