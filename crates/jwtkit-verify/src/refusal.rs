@@ -29,8 +29,9 @@ pub enum Refusal {
     /// The token was refused, with [`VerifyError::code`]: 401 with
     /// `Bearer error="invalid_token", error_description="<code>"`.
     InvalidToken(&'static str),
-    /// The issuer's keys cannot be obtained ([`VerifyError::JwksUnavailable`]): 503 without a
-    /// challenge, since the token may well be valid and the caller should retry, not re-login.
+    /// The issuer's keys cannot be obtained (`VerifyError::JwksUnavailable`, feature `jwks`):
+    /// 503 without a challenge, since the token may well be valid and the caller should retry,
+    /// not re-login.
     KeysUnavailable,
 }
 
@@ -38,6 +39,7 @@ impl Refusal {
     /// The refusal for a validation error.
     pub fn of(err: &VerifyError) -> Self {
         match err {
+            #[cfg(feature = "jwks")]
             VerifyError::JwksUnavailable { .. } => Self::KeysUnavailable,
             _ => Self::InvalidToken(err.code()),
         }
@@ -120,6 +122,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "jwks")]
     #[test]
     fn unavailable_keys_are_503_without_a_challenge() {
         let err = VerifyError::JwksUnavailable {
