@@ -72,7 +72,7 @@ pub use jwtkit_jwks::{JwksCache, JwksConfig, JwksError, JwksStats, Source as Jwk
 pub use jwtkit_keys::now;
 pub use policy::{DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES, Policy};
 #[cfg(feature = "http")]
-pub use refusal::Refusal;
+pub use refusal::{RETRY_AFTER_SECONDS, Refusal};
 pub use registry::{Registry, RegistryError};
 
 /// A claim set as decoded JSON.

@@ -89,8 +89,8 @@ impl Issuer {
 /// the log line of a refusal).
 pub(crate) struct Refused {
     pub error: VerifyError,
-    // For the log line of the axum layer's refusals.
-    #[allow(dead_code)]
+    // Read by the axum layer's log line only.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub issuer: Option<Arc<str>>,
 }
 
