@@ -18,7 +18,7 @@ use axum::Router;
 use axum::routing::get;
 use jwtkit_keys::VerifyingKey;
 use jwtkit_secret::{Secret, SecretEncoding, SecretSource};
-use jwtkit_verify::axum_auth::{Claims, JwtAuthLayer};
+use jwtkit_verify::axum_auth::{JwtAuthLayer, JwtClaims};
 use jwtkit_verify::{IssuerConfig, JwksCache, JwksConfig, KeySource, Policy, Registry};
 
 /// The claims this service reads; anything else in the token is ignored.
@@ -28,7 +28,7 @@ struct Caller {
     iss: String,
 }
 
-async fn me(Claims(caller): Claims<Caller>) -> String {
+async fn me(JwtClaims(caller): JwtClaims<Caller>) -> String {
     format!("{} from {}\n", caller.sub, caller.iss)
 }
 

@@ -120,7 +120,11 @@ impl JwksCache {
     /// A cache that fetches lazily, on first use (call [`JwksCache::refresh`] to warm it).
     pub fn new(config: JwksConfig) -> Result<Self, JwksError> {
         let client = fetch::client(&config)?;
-        Ok(Self {
+        Ok(Self::empty(config, client))
+    }
+
+    fn empty(config: JwksConfig, client: reqwest::Client) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 config,
                 client,
@@ -130,7 +134,20 @@ impl JwksCache {
                 jwks_uri: Mutex::new(None),
                 counters: Counters::default(),
             }),
-        })
+        }
+    }
+
+    /// A new, empty cache with this one's settings and HTTP client but keys from `source`:
+    /// nothing fetched or counted is shared. Cannot fail, unlike [`JwksCache::new`], since the
+    /// client is already built (for a configuration step that changes the source afterwards,
+    /// such as the issuer a discovery document must declare).
+    pub fn with_source(&self, source: Source) -> Self {
+        // The client depends on the timeouts only, which the source does not change.
+        let config = JwksConfig {
+            source,
+            ..self.inner.config.clone()
+        };
+        Self::empty(config, self.inner.client.clone())
     }
 
     /// The configuration.
@@ -441,5 +458,29 @@ impl std::fmt::Debug for JwksCache {
         f.debug_struct("JwksCache")
             .field("source", &self.inner.config.source)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_source_keeps_the_settings_and_starts_empty() {
+        let mut config = JwksConfig::jwks_url("http://127.0.0.1:9/a");
+        config.max_stale = Duration::from_secs(7);
+        let cache = JwksCache::new(config).unwrap();
+        let other = cache.with_source(Source::JwksUrl("http://127.0.0.1:9/b".into()));
+        assert_eq!(
+            other.config().source,
+            Source::JwksUrl("http://127.0.0.1:9/b".into())
+        );
+        assert_eq!(other.config().max_stale, Duration::from_secs(7));
+        assert_eq!(other.stats(), JwksStats::default());
+        assert!(!other.is_ready());
+        assert_eq!(
+            cache.config().source,
+            Source::JwksUrl("http://127.0.0.1:9/a".into())
+        );
     }
 }

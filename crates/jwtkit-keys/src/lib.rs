@@ -12,6 +12,7 @@
 //!   the symmetric keys of a set anyone can fetch.
 //! - [`keygen::generate`]: new key pairs as PEM plus a public JWK whose `kid` is the RFC 7638
 //!   thumbprint.
+//! - [`now`]: the clock minting and validation share (Unix seconds).
 //!
 //! The crypto provider is aws-lc-rs, the same backend jsonwebtoken is configured with in this
 //! workspace; `alg: none` is not representable, RSA keys under 2048 bits are refused (RFC 7518
@@ -32,6 +33,7 @@
 
 mod algorithm;
 pub mod b64;
+mod clock;
 mod error;
 mod jwk;
 pub mod keygen;
@@ -40,6 +42,7 @@ mod signing;
 mod verifying;
 
 pub use algorithm::{Algorithm, EcCurve, KeyKind};
+pub use clock::now;
 pub use error::{KeyError, SignatureError};
 pub use jwk::{
     Jwk, JwkSet, KeySetOrigin, PUBLISHED_OCT_KID_SHOWN, ParsedKeySet, SkippedKey, parse_key_set,

@@ -31,6 +31,8 @@ use serde::Serialize;
 
 pub use cache::MintedTokenCache;
 pub use expiry::{Expiry, InvalidExpiry};
+/// The current time in Unix seconds: the one clock of jwtkit, shared with validation.
+pub use jwtkit_keys::now;
 pub use profiles::{
     Audience, CamundaClaims, CamundaProfile, CentrifugoConnectionClaims,
     CentrifugoSubscriptionClaims, GenericProfile, REGISTERED_CLAIMS,
@@ -65,11 +67,6 @@ pub enum MintError {
     /// A lifetime text such as `1h` could not be read.
     #[error(transparent)]
     Lifetime(#[from] InvalidExpiry),
-}
-
-/// The current time in Unix seconds.
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Decodes an engine secret the way the Camunda 7 engine's JWT plugin does (standard base64) and

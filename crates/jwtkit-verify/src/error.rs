@@ -1,3 +1,6 @@
+use std::borrow::Cow;
+
+#[cfg(feature = "jwks")]
 use jwtkit_jwks::JwksError;
 use jwtkit_keys::Algorithm;
 
@@ -67,13 +70,16 @@ pub enum VerifyError {
     /// A required claim is absent.
     #[error("required claim {0:?} is missing")]
     MissingClaim(String),
-    /// A claim has the wrong JSON type or an impossible value.
+    /// A claim has the wrong JSON type or an impossible value, or the claims do not fit the
+    /// caller's type (`validate_as`, `Validated::deserialize`): then `claim` is the path of the
+    /// value that does not fit (`realm_access.roles[0]`; `*` for the claim set as a whole) and
+    /// `reason` serde's message.
     #[error("claim {claim:?} is invalid: {reason}")]
     InvalidClaim {
-        /// The claim.
+        /// The claim, or the path to the value inside it.
         claim: String,
         /// What is wrong.
-        reason: &'static str,
+        reason: Cow<'static, str>,
     },
     /// The header `typ` is not the required one (RFC 8725 §3.11).
     #[error("token type {found:?} is not the required {expected:?}")]
@@ -83,7 +89,8 @@ pub enum VerifyError {
         /// Required value.
         expected: String,
     },
-    /// The issuer's keys could not be obtained and no usable cached keys remain.
+    /// The issuer's keys could not be obtained and no usable cached keys remain (feature `jwks`).
+    #[cfg(feature = "jwks")]
     #[error("the keys of issuer {issuer:?} are unavailable: {source}")]
     JwksUnavailable {
         /// The issuer's configured name.
@@ -113,6 +120,7 @@ impl VerifyError {
             Self::MissingClaim(_) => "missing_claim",
             Self::InvalidClaim { .. } => "invalid_claim",
             Self::TypMismatch { .. } => "typ_mismatch",
+            #[cfg(feature = "jwks")]
             Self::JwksUnavailable { .. } => "jwks_unavailable",
         }
     }
@@ -125,13 +133,17 @@ impl VerifyError {
 /// Makes attacker-controlled text safe for a message or log line: control characters (CR, LF,
 /// ESC, ...) become `?` so a header value cannot forge log lines, and long text is cut.
 pub(crate) fn clip(text: &str) -> String {
-    const MAX: usize = 64;
+    clip_to(text, 64)
+}
+
+/// [`clip`] with another length limit, in characters.
+pub(crate) fn clip_to(text: &str, max: usize) -> String {
     let mut short: String = text
         .chars()
-        .take(MAX)
+        .take(max)
         .map(|c| if c.is_control() { '?' } else { c })
         .collect();
-    if text.chars().nth(MAX).is_some() {
+    if text.chars().nth(max).is_some() {
         short.push('…');
     }
     short
@@ -147,6 +159,7 @@ mod tests {
         assert_eq!(super::clip("short"), "short");
     }
 
+    #[cfg(feature = "jwks")]
     #[test]
     fn jwks_unavailable_keeps_the_fetch_error_as_its_source() {
         use std::error::Error as _;

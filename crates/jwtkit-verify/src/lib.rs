@@ -30,6 +30,14 @@
 //! assert_eq!(validator.validate("not.a.token").unwrap_err().code(), "malformed");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A [`Registry`] holds several issuers, each an [`IssuerConfig`] (`IssuerConfig::hmac`,
+//! `public_key_file`, `jwks_url`, `discovery`, then builder methods such as `.iss(..)` and
+//! `.audience(..)`), and routes each token to the one its `iss` names.
+//!
+//! Features: `jwks` (default) for issuers whose keys are fetched (JWKS URL, OIDC discovery;
+//! brings in reqwest and tokio), `http` for finding a token in a request (`extract`) and the
+//! HTTP answer to a refusal (`Refusal`), `axum` for a tower layer and extractor (`axum_auth`).
 
 #[cfg(feature = "axum")]
 pub mod axum_auth;
@@ -37,8 +45,10 @@ mod claims;
 mod error;
 #[cfg(feature = "http")]
 pub mod extract;
+mod issuer;
 pub mod jws;
 mod policy;
+mod policy_builder;
 #[cfg(feature = "http")]
 mod refusal;
 mod registered;
@@ -46,20 +56,24 @@ mod registry;
 mod token_cache;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use jwtkit_keys::{SignatureError, VerifyingKey};
+use jwtkit_keys::{KeyError, SignatureError, VerifyingKey};
+use jwtkit_secret::Secret;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 pub use claims::Claims;
 pub use error::VerifyError;
+pub use issuer::{IssuerConfig, IssuerConfigError, KeySource};
 pub use jws::Header;
+#[cfg(feature = "jwks")]
 pub use jwtkit_jwks::{JwksCache, JwksConfig, JwksError, JwksStats, Source as JwksSource};
+/// Current Unix time in seconds: the one clock of jwtkit, shared with minting.
+pub use jwtkit_keys::now;
 pub use policy::{DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES, Policy};
 #[cfg(feature = "http")]
-pub use refusal::Refusal;
-pub use registry::{IssuerConfig, KeySource, Registry, RegistryError};
+pub use refusal::{RETRY_AFTER_SECONDS, Refusal};
+pub use registry::{Registry, RegistryError};
 
 /// A claim set as decoded JSON.
 pub type ClaimMap = Map<String, Value>;
@@ -77,15 +91,11 @@ pub struct Validated<T = Arc<Claims>> {
 }
 
 impl Validated {
-    /// The claims as the caller's type; `invalid_claim` when they do not fit it.
+    /// The claims as the caller's type; `invalid_claim` when they do not fit it, naming the
+    /// path of the value that does not (`claim "realm_access.roles[0]" is invalid: invalid
+    /// type: integer `7`, expected a string`).
     pub fn deserialize<T: DeserializeOwned>(self) -> Result<Validated<T>, VerifyError> {
-        let claims = self
-            .claims
-            .deserialize()
-            .map_err(|_| VerifyError::InvalidClaim {
-                claim: "*".into(),
-                reason: "the claims do not have the shape the application expects",
-            })?;
+        let claims = claims::typed(self.claims.payload())?;
         Ok(Validated {
             header: self.header,
             claims,
@@ -109,23 +119,6 @@ pub struct VerifiedSignature {
     pub header: Header,
     /// The payload bytes (for a JWT, the claims JSON).
     pub payload: Vec<u8>,
-}
-
-/// Current Unix time in seconds, floored (a clock before 1970 gives negative seconds).
-pub fn now() -> i64 {
-    // SystemTime directly: half the cost of going through a calendar date.
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        Err(before) => {
-            let before = before.duration();
-            let seconds = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
-            if before.subsec_nanos() > 0 {
-                -seconds - 1
-            } else {
-                -seconds
-            }
-        }
-    }
 }
 
 /// Verifies the signature of a parsed token with the keys that may serve it.
@@ -177,6 +170,31 @@ impl Validator {
     /// A validator trusting `keys` under `policy`.
     pub fn new(keys: Vec<VerifyingKey>, policy: Policy) -> Self {
         Self { keys, policy }
+    }
+
+    /// A validator for tokens signed with an HMAC `secret` under the default [`Policy`]: HS256,
+    /// and HS384/HS512 when the secret is long enough for them (RFC 7518 §3.2: 32, 48, 64
+    /// bytes). Fails when the secret is shorter than 32 bytes.
+    ///
+    /// ```
+    /// use jwtkit_secret::Secret;
+    /// use jwtkit_verify::{Policy, Validator};
+    ///
+    /// let secret = Secret::generate(32)?; // in a service: Secret::from_env("JWT_SECRET")?
+    /// let validator = Validator::hmac(&secret)?.with_policy(Policy::default().issuer("https://api.example"));
+    /// assert_eq!(validator.validate("not.a.token").unwrap_err().code(), "malformed");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn hmac(secret: &Secret) -> Result<Self, KeyError> {
+        Ok(Self::new(
+            vec![VerifyingKey::hmac(secret)?],
+            Policy::default(),
+        ))
+    }
+
+    /// The same keys under `policy`.
+    pub fn with_policy(self, policy: Policy) -> Self {
+        Self { policy, ..self }
     }
 
     /// The policy in force.
@@ -255,12 +273,7 @@ impl Validator {
             .check_header(parsed.header.alg, parsed.header.typ.as_deref())?;
         verify_with_keys(&self.keys, &parsed)?;
         self.check_payload(&parsed.payload, now)?;
-        let claims = serde_json::from_slice::<T>(&parsed.payload).map_err(|_| {
-            VerifyError::InvalidClaim {
-                claim: "*".into(),
-                reason: "the claims do not have the shape the application expects",
-            }
-        })?;
+        let claims = claims::typed(&parsed.payload)?;
         Ok(Validated {
             header: parsed.header,
             claims,

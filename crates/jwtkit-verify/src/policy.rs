@@ -78,11 +78,12 @@ fn numeric_date(claim: Option<&ClaimValue<'_>>, name: &str) -> Result<Option<f64
         Some(ClaimValue::Number(v)) if v.is_finite() => Ok(Some(*v)),
         Some(ClaimValue::Number(_)) => Err(VerifyError::InvalidClaim {
             claim: name.into(),
-            reason: "not a finite number",
+            reason: "not a finite number".into(),
         }),
         Some(_) => Err(VerifyError::InvalidClaim {
             claim: name.into(),
-            reason: "must be a NumericDate (a JSON number of seconds), not another JSON type",
+            reason: "must be a NumericDate (a JSON number of seconds), not another JSON type"
+                .into(),
         }),
     }
 }
@@ -98,7 +99,7 @@ fn string_or_array<'c, 'a>(
         Some(ClaimValue::Strings(items)) => Ok(Some(items)),
         Some(_) => Err(VerifyError::InvalidClaim {
             claim: name.into(),
-            reason: "must be a string or an array of strings",
+            reason: "must be a string or an array of strings".into(),
         }),
     }
 }
@@ -222,7 +223,7 @@ impl Policy {
                 Some(_) => {
                     return Err(VerifyError::InvalidClaim {
                         claim: "iss".into(),
-                        reason: "must be a string",
+                        reason: "must be a string".into(),
                     });
                 }
                 None if self.allow_missing_iss => {}
@@ -269,7 +270,7 @@ impl Policy {
                 Some(_) => {
                     return Err(VerifyError::InvalidClaim {
                         claim: "azp".into(),
-                        reason: "must be a string",
+                        reason: "must be a string".into(),
                     });
                 }
             }

@@ -29,8 +29,9 @@ pub enum Refusal {
     /// The token was refused, with [`VerifyError::code`]: 401 with
     /// `Bearer error="invalid_token", error_description="<code>"`.
     InvalidToken(&'static str),
-    /// The issuer's keys cannot be obtained ([`VerifyError::JwksUnavailable`]): 503 without a
-    /// challenge, since the token may well be valid and the caller should retry, not re-login.
+    /// The issuer's keys cannot be obtained (`VerifyError::JwksUnavailable`, feature `jwks`):
+    /// 503 without a challenge, since the token may well be valid and the caller should retry,
+    /// not re-login; [`Refusal::retry_after`] says when.
     KeysUnavailable,
 }
 
@@ -38,6 +39,7 @@ impl Refusal {
     /// The refusal for a validation error.
     pub fn of(err: &VerifyError) -> Self {
         match err {
+            #[cfg(feature = "jwks")]
             VerifyError::JwksUnavailable { .. } => Self::KeysUnavailable,
             _ => Self::InvalidToken(err.code()),
         }
@@ -72,7 +74,21 @@ impl Refusal {
             Self::KeysUnavailable => None,
         }
     }
+
+    /// The `Retry-After` value of the 503 ([`RETRY_AFTER_SECONDS`]); `None` for a 401.
+    pub fn retry_after(self) -> Option<HeaderValue> {
+        match self {
+            Self::KeysUnavailable => Some(HeaderValue::from(RETRY_AFTER_SECONDS)),
+            Self::MissingToken | Self::InvalidToken(_) => None,
+        }
+    }
 }
+
+/// Seconds a client is asked to wait (`Retry-After`) when the issuer's keys are unavailable:
+/// the default back-off of a key-set cache after a failed fetch (`JwksConfig`'s
+/// `retry_after_failure`, 5 s), so a retry after it reaches a new fetch rather than the
+/// remembered failure.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
 
 impl From<&VerifyError> for Refusal {
     fn from(err: &VerifyError) -> Self {
@@ -120,6 +136,14 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_the_503_asks_to_retry() {
+        assert_eq!(Refusal::KeysUnavailable.retry_after().unwrap(), "5");
+        assert_eq!(Refusal::MissingToken.retry_after(), None);
+        assert_eq!(Refusal::InvalidToken("expired").retry_after(), None);
+    }
+
+    #[cfg(feature = "jwks")]
     #[test]
     fn unavailable_keys_are_503_without_a_challenge() {
         let err = VerifyError::JwksUnavailable {

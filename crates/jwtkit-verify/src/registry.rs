@@ -4,35 +4,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use jwtkit_jwks::{JwksCache, JwksStats};
-use jwtkit_keys::VerifyingKey;
+#[cfg(feature = "jwks")]
+use jwtkit_jwks::JwksStats;
+use serde::de::DeserializeOwned;
 
 use crate::registered::{ClaimValue, Registered};
 use crate::token_cache::{CachedToken, TokenCache};
-use crate::{Claims, Policy, Validated, VerifyError, error::clip, jws, now, verify_with_keys};
-
-/// Where an issuer's keys come from.
-#[derive(Clone, Debug)]
-pub enum KeySource {
-    /// Keys given up front: PEM or JWK public keys, or an HMAC secret.
-    Static(Vec<VerifyingKey>),
-    /// A JWKS URL or OIDC discovery, cached.
-    Jwks(JwksCache),
-}
-
-/// One trusted issuer.
-#[derive(Clone, Debug)]
-pub struct IssuerConfig {
-    /// A short name for logs and metrics (`clerk`, `keycloak`).
-    pub name: String,
-    /// The `iss` values this issuer's tokens may carry (aliases: the browser-facing and the
-    /// internal URL of one IdP, for instance).
-    pub issuers: Vec<String>,
-    /// Its keys.
-    pub keys: KeySource,
-    /// What its tokens must satisfy; `policy.issuers` is replaced by `issuers`.
-    pub policy: Policy,
-}
+use crate::{
+    Claims, IssuerConfig, KeySource, Policy, Validated, VerifyError, error::clip, jws, now,
+    verify_with_keys,
+};
 
 /// A configuration mistake found when building a [`Registry`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,8 +28,11 @@ pub enum RegistryError {
         /// Second entry.
         second: String,
     },
-    /// An entry lists no `iss` value.
-    #[error("issuer entry {0:?} lists no iss value")]
+    /// An entry lists no `iss` value and does not accept tokens without one either.
+    #[error(
+        "issuer entry {0:?} lists no iss value; add the value its tokens carry (IssuerConfig::iss) \
+         or accept tokens without iss (IssuerConfig::allow_missing_iss)"
+    )]
     NoIssuer(String),
     /// An entry with static keys has none.
     #[error("issuer entry {0:?} has no keys")]
@@ -86,6 +70,7 @@ impl Issuer {
     fn key_version_for_hit(&self) -> Option<u64> {
         match &self.keys {
             KeySource::Static(_) => Some(0),
+            #[cfg(feature = "jwks")]
             KeySource::Jwks(cache) => cache.version_for_cached_verdict(),
         }
     }
@@ -94,7 +79,26 @@ impl Issuer {
     fn is_ready(&self) -> bool {
         match &self.keys {
             KeySource::Static(_) => true,
+            #[cfg(feature = "jwks")]
             KeySource::Jwks(cache) => cache.usable_version().is_some(),
+        }
+    }
+}
+
+/// A refused token and the name of the entry its `iss` routed it to, when it got that far (for
+/// the log line of a refusal).
+pub(crate) struct Refused {
+    pub error: VerifyError,
+    // Read by the axum layer's log line only.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub issuer: Option<Arc<str>>,
+}
+
+impl From<VerifyError> for Refused {
+    fn from(error: VerifyError) -> Self {
+        Self {
+            error,
+            issuer: None,
         }
     }
 }
@@ -116,7 +120,8 @@ impl Registry {
         let mut by_iss = HashMap::new();
         let mut issuers = Vec::new();
         for (index, config) in configs.into_iter().enumerate() {
-            if config.issuers.is_empty() {
+            // An entry without iss values serves only tokens without iss.
+            if config.issuers.is_empty() && !config.policy.allow_missing_iss {
                 return Err(RegistryError::NoIssuer(config.name));
             }
             if matches!(&config.keys, KeySource::Static(keys) if keys.is_empty()) {
@@ -178,7 +183,9 @@ impl Registry {
     /// within `retry_after_failure` of a failed fetch no new one is made (the error comes back
     /// at once), so calling this on every readiness probe cannot flood a failing IdP.
     pub async fn warm_up(&self) -> Result<(), VerifyError> {
+        #[cfg_attr(not(feature = "jwks"), allow(unused_mut))]
         let mut first_error = None;
+        #[cfg(feature = "jwks")]
         for issuer in &self.issuers {
             if let KeySource::Jwks(cache) = &issuer.keys
                 && !issuer.is_ready()
@@ -198,7 +205,8 @@ impl Registry {
         self.issuers.iter().all(Issuer::is_ready)
     }
 
-    /// Key-set statistics per JWKS-backed issuer, by name.
+    /// Key-set statistics per JWKS-backed issuer, by name (feature `jwks`).
+    #[cfg(feature = "jwks")]
     pub fn jwks_stats(&self) -> Vec<(Arc<str>, JwksStats)> {
         self.issuers
             .iter()
@@ -222,8 +230,48 @@ impl Registry {
         self.validate_at(token, now()).await
     }
 
+    /// Validates a token at the current time and deserialises its claims into `T`: the same
+    /// verdicts as [`Registry::validate`] followed by [`Validated::deserialize`], so claims that
+    /// do not fit `T` are `invalid_claim` naming the path of the value that does not.
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use jwtkit_secret::Secret;
+    /// use jwtkit_verify::{IssuerConfig, Registry};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Caller { sub: String }
+    ///
+    /// let secret = Secret::generate(32)?;
+    /// let registry = Registry::new(vec![IssuerConfig::hmac("api", &secret)?.iss("https://api.example")])?;
+    /// # let token = jwtkit_mint::Minter::new(jwtkit_keys::SigningKey::hmac(jwtkit_keys::Algorithm::HS256, &secret)?)
+    /// #     .mint(&serde_json::json!({"sub": "ada", "iss": "https://api.example", "exp": jwtkit_verify::now() + 60}))?;
+    /// let caller = registry.validate_as::<Caller>(&token).await?;
+    /// assert_eq!(caller.claims.sub, "ada");
+    /// assert_eq!(caller.issuer.as_deref(), Some("api"));
+    /// # Ok(()) }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
+    /// ```
+    pub async fn validate_as<T: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<Validated<T>, VerifyError> {
+        self.validate(token).await?.deserialize()
+    }
+
     /// Validates a token at `now` (Unix seconds).
     pub async fn validate_at(&self, token: &str, now: i64) -> Result<Validated, VerifyError> {
+        self.validate_routed(token, now)
+            .await
+            .map_err(|refused| refused.error)
+    }
+
+    /// [`Registry::validate_at`], saying which entry refused the token when it got that far.
+    pub(crate) async fn validate_routed(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Validated, Refused> {
         // A cache hit needs nothing but the lookup: the same bytes route to the same entry, so
         // only the entry's key version and the token's `exp` are checked again.
         if let Some(cache) = &self.cache
@@ -252,42 +300,54 @@ impl Registry {
             Some(_) => {
                 return Err(VerifyError::InvalidClaim {
                     claim: "iss".into(),
-                    reason: "must be a string",
-                });
+                    reason: "must be a string".into(),
+                }
+                .into());
             }
             None => self
                 .without_iss
                 .ok_or_else(|| VerifyError::MissingClaim("iss".into()))?,
         };
         let issuer = &self.issuers[index];
+        let refused = |error: VerifyError| Refused {
+            error,
+            issuer: Some(issuer.name.clone()),
+        };
         if token.len() > issuer.policy.max_token_bytes {
-            return Err(VerifyError::TooLarge {
+            return Err(refused(VerifyError::TooLarge {
                 len: token.len(),
                 max: issuer.policy.max_token_bytes,
-            });
+            }));
         }
         issuer
             .policy
-            .check_header(parsed.header.alg, parsed.header.typ.as_deref())?;
+            .check_header(parsed.header.alg, parsed.header.typ.as_deref())
+            .map_err(refused)?;
 
         let key_version = match &issuer.keys {
             KeySource::Static(keys) => {
-                verify_with_keys(keys, &parsed)?;
+                verify_with_keys(keys, &parsed).map_err(refused)?;
                 0
             }
+            #[cfg(feature = "jwks")]
             KeySource::Jwks(cache) => {
                 let snapshot = cache
                     .keys_for_kid(parsed.header.kid.as_deref())
                     .await
-                    .map_err(|source| VerifyError::JwksUnavailable {
-                        issuer: issuer.name.to_string(),
-                        source,
+                    .map_err(|source| {
+                        refused(VerifyError::JwksUnavailable {
+                            issuer: issuer.name.to_string(),
+                            source,
+                        })
                     })?;
-                verify_with_keys(&snapshot.keys, &parsed)?;
+                verify_with_keys(&snapshot.keys, &parsed).map_err(refused)?;
                 snapshot.version
             }
         };
-        issuer.policy.check_scanned(&registered, &names, now)?;
+        issuer
+            .policy
+            .check_scanned(&registered, &names, now)
+            .map_err(refused)?;
         let exp = match registered.exp {
             Some(ClaimValue::Number(exp)) => Some(exp),
             _ => None,
