@@ -333,3 +333,13 @@ pub mod axum {
     #[doc(inline)]
     pub use jwtkit_verify::axum_auth::{AuthRejection, JwtAuthLayer, JwtClaims};
 }
+
+/// The workspace README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
+/// docs/ISSUERS.md's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/ISSUERS.md")]
+pub struct IssuersDoctests;
