@@ -58,7 +58,7 @@ async fn basic_credentials_replace_the_callers_token_and_the_engine_accepts_them
 }
 
 #[tokio::test]
-async fn minted_engine_token_has_the_seed_000_claims_and_the_engine_accepts_it() {
+async fn minted_engine_token_has_the_engine_claims_and_the_engine_accepts_it() {
     let (engine, proxy) = minted_stack(ENGINE_SECRET_B64).await;
     let inbound = hs_token("alice", json!({"email": "alice@example.com"}));
     let reply = get(

@@ -227,7 +227,7 @@ fn a_minting_secret_that_is_a_caller_issuers_key_stops_the_start() {
 }
 
 #[test]
-fn the_seed_environment_refuses_one_secret_for_caller_tokens_and_minted_ones() {
+fn environment_mode_refuses_one_secret_for_caller_tokens_and_minted_ones() {
     let secret = Secret::from_bytes(HS_SECRET.as_bytes().to_vec()).unwrap();
     let base64 = secret.encode(SecretEncoding::Base64).to_string();
     let base = [("JWT_SECRET_KEY", HS_SECRET), ("ENGINE_PASS", "demo")];

@@ -129,7 +129,7 @@ auth = { type = "mint", profile = "camunda", secret = { env = "ENGINE_JWT_SECRET
 }
 
 #[test]
-fn seed_env_errors_name_the_variable_and_exit_1() {
+fn env_mode_errors_name_the_variable_and_exit_1() {
     refused(None, &[], "CLERK_JWKS_URL");
     refused(None, &[("JWT_SECRET_KEY", HS_SECRET)], "ENGINE_PASS");
     refused(
