@@ -3,8 +3,8 @@
 //! proxy and generate_jwt.py). Secrets are never written in the file: it names the variable or
 //! file holding them.
 //!
-//! - [`file`]: the file format, the serde types and [`Config::from_toml`];
-//! - [`env`]: environment mode and the variables that override a file;
+//! - [`file`](mod@file): the file format, the serde types and [`Config::from_toml`];
+//! - [`env`](mod@env): environment mode and the variables that override a file;
 //! - [`check`]: the cross-checks between sections ([`Config::check`]);
 //! - [`values`]: values written as text, parsed into their types at load;
 //! - [`secret`]: where a secret lives and reading it;
