@@ -53,6 +53,7 @@ mod policy_builder;
 mod refusal;
 mod registered;
 mod registry;
+pub mod require;
 mod token_cache;
 
 use std::sync::Arc;
@@ -74,6 +75,7 @@ pub use policy::{DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES, Policy};
 #[cfg(feature = "http")]
 pub use refusal::{RETRY_AFTER_SECONDS, Refusal};
 pub use registry::{Registry, RegistryError};
+pub use require::{Denied, RequirementError, Requirements};
 
 /// A claim set as decoded JSON.
 pub type ClaimMap = Map<String, Value>;
