@@ -94,6 +94,11 @@ fn azure_scp_string_and_roles_array() {
 
 #[test]
 fn clerk_org_role() {
+    // Session token version 2: the active organization in `o`, the role without `org:`.
+    let v2 = json!({"sub": "user_2a", "v": 2, "o": {"id": "org_1", "rol": "admin", "slg": "acme"}});
+    let admin = Requirements::new().claim("/o/rol", "admin").unwrap();
+    assert_eq!(rule_of(&admin, v2), None);
+    // Version 1: `org_role` with the prefix.
     let token = json!({"sub": "user_2a", "org_id": "org_1", "org_role": "org:admin"});
     let admin = Requirements::new().claim("org_role", "org:admin").unwrap();
     assert_eq!(rule_of(&admin, token.clone()), None);
