@@ -35,6 +35,10 @@
 //! `public_key_file`, `jwks_url`, `discovery`, then builder methods such as `.iss(..)` and
 //! `.audience(..)`), and routes each token to the one its `iss` names.
 //!
+//! [`Requirements`] say what the caller of a validated token may do: claim values at JSON
+//! Pointer paths (Keycloak roles, Auth0 permissions) and OAuth scopes, checked with
+//! [`Requirements::check`]; a token that falls short is [`Denied`] (403 `insufficient_scope`).
+//!
 //! Features: `jwks` (default) for issuers whose keys are fetched (JWKS URL, OIDC discovery;
 //! brings in reqwest and tokio), `http` for finding a token in a request (`extract`) and the
 //! HTTP answer to a refusal (`Refusal`), `axum` for a tower layer and extractor (`axum_auth`).
