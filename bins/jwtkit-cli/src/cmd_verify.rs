@@ -1,4 +1,5 @@
-//! `jwtkit verify`: signature and claims, exit 0 with the claims or 1 with `invalid: code: reason`.
+//! `jwtkit verify`: signature, claims and `--require-*` rules, exit 0 with the claims or 1 with
+//! `invalid: code: reason`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use jwtkit_keys::{Algorithm, VerifyingKey};
 use jwtkit_secret::SecretEncoding;
-use jwtkit_verify::{JwksCache, JwksConfig, Policy, Validator};
+use jwtkit_verify::{Denied, JwksCache, JwksConfig, Policy, Requirements, Validator, VerifyError};
 use serde_json::Value;
 
 use crate::input::{self, DEFAULT_SECRET_ENV, SecretArgs};
@@ -59,13 +60,77 @@ pub struct VerifyArgs {
     /// Accept tokens without exp (looser than the default).
     #[arg(long)]
     allow_missing_exp: bool,
+    /// Authorization: the claim at PATH must be VALUE or, when it is an array, contain it.
+    /// PATH is a JSON Pointer (RFC 6901: /realm_access/roles, /https:~1~1example.com~1roles
+    /// with ~1 for / and ~0 for ~) or a top-level claim name (role). VALUE compares as a JSON
+    /// number or boolean when it parses as one (3, 2.5, true), else as a string. Repeat for
+    /// several rules, all of which must hold; the same PATH repeated accepts any of its values.
+    /// A failed rule exits 1 with `invalid: insufficient_scope: <rule>`.
+    #[arg(long, value_name = "PATH=VALUE", value_parser = parse_claim_rule)]
+    require_claim: Vec<ClaimRule>,
+    /// Authorization: SCOPE must be in the token's space-separated `scope` claim, or in `scp`
+    /// (string or array); repeat for several, all required.
+    #[arg(long, value_name = "SCOPE", value_parser = parse_scope)]
+    require_scope: Vec<String>,
     /// Check the signature only (for JWS whose payload is not a JWT claim set); prints the payload.
-    #[arg(long, conflicts_with_all = ["iss", "aud", "any_audience", "required", "typ"])]
+    #[arg(long, conflicts_with_all = ["iss", "aud", "any_audience", "required", "typ", "require_claim", "require_scope"])]
     signature_only: bool,
     /// On success print {"valid": true, "header", "claims"}; on failure also print
     /// {"valid": false, "code", "reason"} on stdout.
     #[arg(long)]
     json: bool,
+}
+
+/// One `--require-claim PATH=VALUE`.
+#[derive(Clone, Debug)]
+struct ClaimRule {
+    path: String,
+    value: Value,
+}
+
+/// `PATH=VALUE`, the path checked as a JSON Pointer here so a bad one is a usage error.
+fn parse_claim_rule(text: &str) -> Result<ClaimRule, String> {
+    let (path, raw) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not PATH=VALUE"))?;
+    let value = match serde_json::from_str::<Value>(raw) {
+        Ok(value @ (Value::Number(_) | Value::Bool(_))) => value,
+        _ => Value::String(raw.to_owned()),
+    };
+    Requirements::new()
+        .claim(path, value.clone())
+        .map_err(|err| err.to_string())?;
+    Ok(ClaimRule {
+        path: path.to_owned(),
+        value,
+    })
+}
+
+fn parse_scope(scope: &str) -> Result<String, String> {
+    Requirements::new()
+        .scopes([scope])
+        .map_err(|err| err.to_string())?;
+    Ok(scope.to_owned())
+}
+
+/// The `--require-claim` rules, grouped by path (any of a path's values), and the scopes.
+fn requirements(args: &VerifyArgs) -> Result<Requirements, CliError> {
+    let mut paths: Vec<&str> = Vec::new();
+    for rule in &args.require_claim {
+        if !paths.contains(&rule.path.as_str()) {
+            paths.push(&rule.path);
+        }
+    }
+    let mut requirements = Requirements::new();
+    for path in paths {
+        let values = args.require_claim.iter().filter(|rule| rule.path == path);
+        requirements = requirements
+            .any_of(path, values.map(|rule| rule.value.clone()))
+            .map_err(CliError::usage)?;
+    }
+    requirements
+        .scopes(args.require_scope.iter().cloned())
+        .map_err(CliError::usage)
 }
 
 fn keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, CliError> {
@@ -140,24 +205,33 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
         typ: args.typ.clone(),
         ..Policy::default()
     };
+    let requirements = requirements(&args)?;
     let validator = Validator::new(keys(&args)?, policy);
     let outcome = if args.signature_only {
-        validator.verify_signature(&token).map(|verified| {
-            let payload = serde_json::from_slice::<Value>(&verified.payload).unwrap_or_else(|_| {
-                Value::String(String::from_utf8_lossy(&verified.payload).into_owned())
-            });
-            (
-                serde_json::to_value(&verified.header).unwrap_or_default(),
-                payload,
-            )
-        })
+        validator
+            .verify_signature(&token)
+            .map_err(Verdict::from)
+            .map(|verified| {
+                let payload =
+                    serde_json::from_slice::<Value>(&verified.payload).unwrap_or_else(|_| {
+                        Value::String(String::from_utf8_lossy(&verified.payload).into_owned())
+                    });
+                (
+                    serde_json::to_value(&verified.header).unwrap_or_default(),
+                    payload,
+                )
+            })
     } else {
-        validator.validate(&token).map(|v| {
-            (
-                serde_json::to_value(&v.header).unwrap_or_default(),
-                Value::Object(v.claims.map().clone()),
-            )
-        })
+        validator
+            .validate(&token)
+            .map_err(Verdict::from)
+            .and_then(|v| {
+                requirements.check(&v)?;
+                Ok((
+                    serde_json::to_value(&v.header).unwrap_or_default(),
+                    Value::Object(v.claims.map().clone()),
+                ))
+            })
     };
     match outcome {
         Ok((header, claims)) => {
@@ -170,13 +244,33 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(err) => {
+        Err(verdict) => {
+            let (code, reason) = match verdict {
+                Verdict::Invalid(err) => (err.code(), err.to_string()),
+                Verdict::Denied(denied) => (denied.code(), denied.to_string()),
+            };
             if args.json {
-                print_json(
-                    &serde_json::json!({"valid": false, "code": err.code(), "reason": err.to_string()}),
-                );
+                print_json(&serde_json::json!({"valid": false, "code": code, "reason": reason}));
             }
-            Err(err.into())
+            Err(CliError::Invalid { code, reason })
         }
+    }
+}
+
+/// Why a token is not accepted: refused by validation, or valid but short of a requirement.
+enum Verdict {
+    Invalid(VerifyError),
+    Denied(Denied),
+}
+
+impl From<VerifyError> for Verdict {
+    fn from(err: VerifyError) -> Self {
+        Self::Invalid(err)
+    }
+}
+
+impl From<Denied> for Verdict {
+    fn from(denied: Denied) -> Self {
+        Self::Denied(denied)
     }
 }

@@ -17,6 +17,9 @@
 //! - [`JwtAuthLayer::optional`] lets requests without a token through to handlers taking
 //!   `Option<JwtClaims<T>>`, which see `None`; a token that is present but refused is still
 //!   refused.
+//! - [`RequireLayer`] puts [`Requirements`](crate::Requirements) (roles, permissions, scopes)
+//!   on some routes, behind this layer: 403 `insufficient_scope` when the token does not meet
+//!   them.
 //!
 //! # Put the layer on the routes with `route_layer`
 //!
@@ -76,6 +79,9 @@ use http::{HeaderMap, Request, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::{Refusal, Registry, Validated, VerifyError, claims, now};
+
+mod require;
+pub use require::{Require, RequireLayer};
 
 /// The token of an `Authorization: Bearer` header (scheme case-insensitive, RFC 6750 §2.1):
 /// [`crate::extract::bearer`], kept under this name for existing callers.

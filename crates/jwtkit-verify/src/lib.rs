@@ -35,6 +35,10 @@
 //! `public_key_file`, `jwks_url`, `discovery`, then builder methods such as `.iss(..)` and
 //! `.audience(..)`), and routes each token to the one its `iss` names.
 //!
+//! [`Requirements`] say what the caller of a validated token may do: claim values at JSON
+//! Pointer paths (Keycloak roles, Auth0 permissions) and OAuth scopes, checked with
+//! [`Requirements::check`]; a token that falls short is [`Denied`] (403 `insufficient_scope`).
+//!
 //! Features: `jwks` (default) for issuers whose keys are fetched (JWKS URL, OIDC discovery;
 //! brings in reqwest and tokio), `http` for finding a token in a request (`extract`) and the
 //! HTTP answer to a refusal (`Refusal`), `axum` for a tower layer and extractor (`axum_auth`).
@@ -53,6 +57,7 @@ mod policy_builder;
 mod refusal;
 mod registered;
 mod registry;
+pub mod require;
 mod token_cache;
 
 use std::sync::Arc;
@@ -74,6 +79,7 @@ pub use policy::{DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES, Policy};
 #[cfg(feature = "http")]
 pub use refusal::{RETRY_AFTER_SECONDS, Refusal};
 pub use registry::{Registry, RegistryError};
+pub use require::{Denied, RequirementError, Requirements};
 
 /// A claim set as decoded JSON.
 pub type ClaimMap = Map<String, Value>;

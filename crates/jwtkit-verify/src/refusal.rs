@@ -1,6 +1,7 @@
 //! How an HTTP service answers a request it did not authenticate (feature `http`): the status,
 //! the stable code and the RFC 6750 §3 `WWW-Authenticate` challenge, one mapping for every
-//! service built on this crate.
+//! service built on this crate; and the 403 answer to a token that does not meet its
+//! [`Requirements`](crate::Requirements).
 //!
 //! ```
 //! use http::StatusCode;
@@ -90,6 +91,53 @@ impl Refusal {
 /// remembered failure.
 pub const RETRY_AFTER_SECONDS: u64 = 5;
 
+/// The HTTP answer to a token that does not meet its [`Requirements`](crate::Requirements)
+/// (RFC 6750 §3.1): 403, `insufficient_scope`.
+///
+/// ```
+/// use http::StatusCode;
+/// use jwtkit_verify::{ClaimMap, Requirements};
+///
+/// let requirements = Requirements::new().scopes(["read", "write"])?;
+/// let denied = requirements.check_claims(&ClaimMap::new()).unwrap_err();
+/// assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+/// assert_eq!(
+///     denied.challenge(),
+///     "Bearer error=\"insufficient_scope\", scope=\"read write\""
+/// );
+/// assert_eq!(
+///     denied.body(),
+///     serde_json::json!({"error": "insufficient_scope", "detail": "scope \"read\""})
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl crate::Denied {
+    /// 403 Forbidden: the token is valid, the caller may not do this.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::FORBIDDEN
+    }
+
+    /// `Bearer error="insufficient_scope"`, with `, scope="<required scopes>"` when the
+    /// requirements name scopes.
+    pub fn challenge(&self) -> HeaderValue {
+        let value = match self.scope() {
+            Some(scope) => format!("Bearer error=\"{}\", scope=\"{scope}\"", self.code()),
+            None => format!("Bearer error=\"{}\"", self.code()),
+        };
+        // Scopes were checked to be RFC 6749 scope tokens (visible ASCII, no `"` or `\`) when
+        // the requirements were built, so the value is always a valid header value.
+        HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(
+            "Bearer error=\"insufficient_scope\"",
+        ))
+    }
+
+    /// The JSON body, as the authentication layer's other answers:
+    /// `{"error": "insufficient_scope", "detail": "<the rule that failed>"}`.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "error": self.code(), "detail": self.rule() })
+    }
+}
+
 impl From<&VerifyError> for Refusal {
     fn from(err: &VerifyError) -> Self {
         Self::of(err)
@@ -141,6 +189,27 @@ mod tests {
         assert_eq!(Refusal::KeysUnavailable.retry_after().unwrap(), "5");
         assert_eq!(Refusal::MissingToken.retry_after(), None);
         assert_eq!(Refusal::InvalidToken("expired").retry_after(), None);
+    }
+
+    #[test]
+    fn a_denial_is_403_insufficient_scope_with_the_required_scopes() {
+        let claims = crate::ClaimMap::new();
+        let by_claim = crate::Requirements::new()
+            .claim("/realm_access/roles", "admin")
+            .unwrap();
+        let denied = by_claim.check_claims(&claims).unwrap_err();
+        assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+        assert_eq!(denied.challenge(), "Bearer error=\"insufficient_scope\"");
+        assert_eq!(
+            denied.body().to_string(),
+            r#"{"detail":"claim /realm_access/roles must contain \"admin\"","error":"insufficient_scope"}"#
+        );
+        let with_scopes = by_claim.scopes(["orders:read", "a!#[]~"]).unwrap();
+        let denied = with_scopes.check_claims(&claims).unwrap_err();
+        assert_eq!(
+            denied.challenge(),
+            "Bearer error=\"insufficient_scope\", scope=\"orders:read a!#[]~\""
+        );
     }
 
     #[cfg(feature = "jwks")]

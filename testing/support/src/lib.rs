@@ -87,9 +87,23 @@ impl Idp {
     /// An access token from the client-credentials grant: `test-client` signs RS256,
     /// `test-client-es` ES256; `resource` picks the audience (`urn:jwtkit:api` by default).
     pub async fn token(&self, client: &str, resource: Option<&str>) -> String {
+        self.token_with_scope(client, resource, None).await
+    }
+
+    /// [`Idp::token`] asking for `scope` (`api:read`, `api:write`, or both space-separated):
+    /// the token's `scope` claim holds what was granted (unknown scopes are dropped).
+    pub async fn token_with_scope(
+        &self,
+        client: &str,
+        resource: Option<&str>,
+        scope: Option<&str>,
+    ) -> String {
         let mut form = vec![("grant_type", "client_credentials")];
         if let Some(resource) = resource {
             form.push(("resource", resource));
+        }
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
         }
         let response = self
             .http
