@@ -92,13 +92,13 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
         upstreams.insert(section.name.clone(), Arc::new(upstream));
     }
     let routes = Arc::new(route_table(config, &upstreams)?);
-    let camunda = config.camunda.as_ref().map(|c| {
-        Arc::new(CamundaFacade::new(
-            c,
-            upstreams[&c.upstream].clone(),
-            registry.clone(),
-        ))
-    });
+    let camunda = config
+        .camunda
+        .as_ref()
+        .map(|c| {
+            CamundaFacade::new(c, upstreams[&c.upstream].clone(), registry.clone()).map(Arc::new)
+        })
+        .transpose()?;
     let centrifugo = config
         .centrifugo
         .as_ref()
@@ -164,7 +164,7 @@ fn route_table(
             let route = ProxyRoute::new(
                 r.strip_prefix,
                 upstreams[&r.upstream].clone(),
-                Access::new(&r.access),
+                Access::new(&format!("routes[{index}]"), &r.access)?,
                 inbound,
             );
             Ok((prefix, route))

@@ -5,12 +5,13 @@ use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use jwtkit_verify::{ClaimMap, Registry, Validated, extract};
 use serde_json::Value;
 
-use crate::config::AccessSection;
+use crate::authz::Rules;
 use crate::config::values::ValueError;
+use crate::config::{AccessSection, ConfigError};
 use crate::error::ApiError;
 
 /// Where a route accepts tokens from.
@@ -49,7 +50,7 @@ pub struct Access {
     sources: Vec<TokenSource>,
     issuers: Vec<String>,
     audiences: Vec<String>,
-    require_claims: Vec<(String, Value)>,
+    rules: Arc<Rules>,
 }
 
 /// An authenticated caller.
@@ -98,18 +99,16 @@ impl Caller {
 }
 
 impl Access {
-    /// Compiles the configuration (already checked by `Config::check`).
-    pub fn new(section: &AccessSection) -> Self {
-        Self {
+    /// Compiles the section written under `key` (`routes[0]`, `camunda`; its cross-checks
+    /// already made by `Config::check`); its claim and scope rules are built here, errors
+    /// naming their key.
+    pub fn new(key: &str, section: &AccessSection) -> Result<Self, ConfigError> {
+        Ok(Self {
             sources: section.token_from.clone(),
             issuers: section.issuers.clone(),
             audiences: section.audiences.clone(),
-            require_claims: section
-                .require_claims
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        }
+            rules: Arc::new(Rules::new(key, section)?),
+        })
     }
 
     /// The cookies the route takes tokens from: removed before forwarding, whichever place
@@ -145,11 +144,13 @@ impl Access {
         })
     }
 
-    /// Authenticates the request: 401 without a valid token, 403 when the route's own rules
-    /// (issuer, audience, claim values) exclude the caller.
+    /// Authenticates the request: 401 without a valid token, 403 `forbidden` when the route's
+    /// issuers or audiences exclude the caller, 403 `insufficient_scope` when its claim and
+    /// scope rules for `method` do.
     pub async fn authenticate(
         &self,
         registry: &Registry,
+        method: &Method,
         headers: &HeaderMap,
         uri: &Uri,
     ) -> Result<Caller, ApiError> {
@@ -165,11 +166,11 @@ impl Access {
             raw: Arc::from(raw.as_ref()),
             source,
         };
-        self.authorize(&caller)?;
+        self.authorize(method, &caller)?;
         Ok(caller)
     }
 
-    fn authorize(&self, caller: &Caller) -> Result<(), ApiError> {
+    fn authorize(&self, method: &Method, caller: &Caller) -> Result<(), ApiError> {
         if !self.issuers.is_empty() {
             let issuer = caller.token.issuer.as_deref().unwrap_or_default();
             if !self.issuers.iter().any(|allowed| allowed == issuer) {
@@ -183,19 +184,9 @@ impl Access {
                 "the token's audience does not include this route's audience",
             ));
         }
-        for (name, wanted) in &self.require_claims {
-            let satisfied = match caller.claims().get(name) {
-                Some(Value::Array(items)) => items.contains(wanted),
-                Some(value) => value == wanted,
-                None => false,
-            };
-            if !satisfied {
-                return Err(ApiError::forbidden(format!(
-                    "this route requires claim {name:?} = {wanted}"
-                )));
-            }
-        }
-        Ok(())
+        self.rules
+            .check(method, &caller.token)
+            .map_err(|denied| ApiError::denied(&denied))
     }
 }
 
@@ -206,14 +197,18 @@ mod tests {
 
     #[test]
     fn tokens_are_found_in_header_cookie_and_query_in_the_configured_order() {
-        let access = Access::new(&AccessSection {
-            token_from: vec![
-                TokenSource::Query("access_token".into()),
-                TokenSource::Cookie("__session".into()),
-                TokenSource::Header,
-            ],
-            ..AccessSection::default()
-        });
+        let access = Access::new(
+            "routes[0]",
+            &AccessSection {
+                token_from: vec![
+                    TokenSource::Query("access_token".into()),
+                    TokenSource::Cookie("__session".into()),
+                    TokenSource::Header,
+                ],
+                ..AccessSection::default()
+            },
+        )
+        .unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, "Bearer h".parse().unwrap());
         let uri: Uri = "/x?y=1".parse().unwrap();

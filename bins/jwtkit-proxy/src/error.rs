@@ -1,8 +1,8 @@
 //! Error responses: JSON `{"error", "detail", "timestamp"}` as the FastAPI proxy answered.
 
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jwtkit_verify::{Refusal, VerifyError};
+use jwtkit_verify::{Denied, Refusal, VerifyError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -20,6 +20,9 @@ pub enum ErrorKind {
     Token(Refusal),
     /// 403 `forbidden`: a valid caller without the right.
     Forbidden,
+    /// 403 `insufficient_scope`: a valid caller whose claims or scopes do not meet the route's
+    /// `require_claims` / `require_scopes` (the answer of [`Denied`], RFC 6750 §3.1).
+    InsufficientScope,
     /// 404 `not_found`: no route, or the upstream has no such resource.
     NotFound,
     /// 405 `method_not_allowed`.
@@ -50,7 +53,7 @@ impl ErrorKind {
         match self {
             Self::BadRequest | Self::InvalidPath | Self::BodyIncomplete => StatusCode::BAD_REQUEST,
             Self::Token(refusal) => refusal.status(),
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -73,6 +76,7 @@ impl ErrorKind {
             Self::BodyIncomplete => "body_incomplete",
             Self::Token(refusal) => refusal.code(),
             Self::Forbidden => "forbidden",
+            Self::InsufficientScope => Denied::CODE,
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::BodyTooLarge => "body_too_large",
@@ -95,6 +99,8 @@ pub struct ApiError {
     pub kind: ErrorKind,
     /// What happened and what to do.
     pub detail: String,
+    /// The `WWW-Authenticate` value when the kind does not imply it (a denial's required scopes).
+    challenge: Option<HeaderValue>,
 }
 
 impl ApiError {
@@ -103,6 +109,17 @@ impl ApiError {
         Self {
             kind,
             detail: detail.into(),
+            challenge: None,
+        }
+    }
+
+    /// 403 `insufficient_scope` for a token the route's rules refuse: the detail names the
+    /// rule (never the caller's claims), the challenge the scopes the rules require.
+    pub fn denied(denied: &Denied) -> Self {
+        Self {
+            kind: ErrorKind::InsufficientScope,
+            detail: denied.rule().to_owned(),
+            challenge: Some(denied.challenge()),
         }
     }
 
@@ -170,6 +187,7 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         let challenge = match self.kind {
+            _ if self.challenge.is_some() => self.challenge,
             ErrorKind::Token(refusal) => refusal.challenge(),
             // Another 401 (an upstream refusing the caller's passed-through token) challenges
             // like a token the proxy refused, under its own code.

@@ -79,7 +79,12 @@ pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, request: Request) ->
     };
     let caller = match route
         .access
-        .authenticate(&forwarder.registry, request.headers(), request.uri())
+        .authenticate(
+            &forwarder.registry,
+            request.method(),
+            request.headers(),
+            request.uri(),
+        )
         .await
     {
         Ok(caller) => caller,

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod authz;
 pub mod camunda;
 pub mod client;
 pub mod config;

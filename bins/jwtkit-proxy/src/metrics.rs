@@ -1,4 +1,5 @@
-//! Prometheus metrics: requests by route and status, auth failures by code, upstream latency,
+//! Prometheus metrics: requests by route and status, auth failures by code, authorization
+//! denials by route, upstream latency,
 //! and the key-set facts of every JWKS-backed issuer (read at scrape time).
 
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,11 @@ use prometheus_client::registry::Registry as PromRegistry;
 struct RequestLabels {
     route: String,
     status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -112,6 +118,7 @@ pub struct Metrics {
     registry: Mutex<PromRegistry>,
     requests: Family<RequestLabels, Counter>,
     auth_failures: Family<CodeLabels, Counter>,
+    authz_denials: Family<RouteLabels, Counter>,
     upstream_seconds: Family<UpstreamLabels, Histogram>,
 }
 
@@ -121,6 +128,7 @@ impl Metrics {
         let mut registry = PromRegistry::with_prefix("jwtkit_proxy");
         let requests = Family::<RequestLabels, Counter>::default();
         let auth_failures = Family::<CodeLabels, Counter>::default();
+        let authz_denials = Family::<RouteLabels, Counter>::default();
         let upstream_seconds = Family::<UpstreamLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
@@ -135,6 +143,11 @@ impl Metrics {
             auth_failures.clone(),
         );
         registry.register(
+            "authz_denials",
+            "Valid tokens refused by a route's require_claims / require_scopes, by route",
+            authz_denials.clone(),
+        );
+        registry.register(
             "upstream_request_duration_seconds",
             "Upstream request latency",
             upstream_seconds.clone(),
@@ -144,6 +157,7 @@ impl Metrics {
             registry: Mutex::new(registry),
             requests,
             auth_failures,
+            authz_denials,
             upstream_seconds,
         }
     }
@@ -163,6 +177,15 @@ impl Metrics {
         self.auth_failures
             .get_or_create(&CodeLabels {
                 code: code.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a token refused by a route's claim or scope rules (`insufficient_scope`).
+    pub fn authz_denial(&self, route: &str) {
+        self.authz_denials
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
             })
             .inc();
     }

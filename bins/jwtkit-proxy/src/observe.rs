@@ -113,7 +113,11 @@ pub async fn limit_and_observe(
         .unwrap_or(UNMATCHED);
     let status = response.status();
     observer.metrics.request(route, status.as_u16());
-    let code = response.extensions().get::<ErrorKind>().map(|k| k.code());
+    let kind = response.extensions().get::<ErrorKind>().copied();
+    if kind == Some(ErrorKind::InsufficientScope) {
+        observer.metrics.authz_denial(route);
+    }
+    let code = kind.map(ErrorKind::code);
     if let Some(code) = code
         .filter(|_| status == StatusCode::UNAUTHORIZED || status == StatusCode::SERVICE_UNAVAILABLE)
     {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use jwtkit_keys::SigningKey;
@@ -63,7 +63,7 @@ impl CentrifugoTokens {
             subscription_channels: section.subscription_channels.clone(),
             audience: section.audience.clone(),
             issuer: section.minted_iss().to_owned(),
-            access: Access::new(&section.access),
+            access: Access::new("centrifugo", &section.access)?,
             registry,
         })
     }
@@ -75,7 +75,10 @@ impl CentrifugoTokens {
 
     /// The caller, when its token is valid and the section's access rules admit it.
     async fn caller(&self, headers: &HeaderMap, uri: &Uri) -> Result<Caller, ApiError> {
-        self.access.authenticate(&self.registry, headers, uri).await
+        // Both endpoints answer POST only.
+        self.access
+            .authenticate(&self.registry, &Method::POST, headers, uri)
+            .await
     }
 
     fn expiry(&self, now: i64) -> i64 {

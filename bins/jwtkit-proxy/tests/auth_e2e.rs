@@ -176,7 +176,7 @@ async fn require_claims_rule_gives_403_unless_the_claim_has_the_value() {
     ] {
         let token = hs_token("alice", claims.clone());
         let reply = get(&proxy, "/admin/__test/echo/denied", Some(&token)).await;
-        let detail = reply.assert_error(403, "forbidden");
+        let detail = reply.assert_error(403, "insufficient_scope");
         assert!(detail.contains("role"), "{claims}: {detail}");
     }
     assert_ne!(engine.last_request().await.path(), "/__test/echo/denied");

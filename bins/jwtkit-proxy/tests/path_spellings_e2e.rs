@@ -176,7 +176,7 @@ async fn check(proxy: &Proxy, echo: &RawEcho, target: &str, expect: Expect) -> O
     let problem = match expect {
         Strict(want) => {
             let without = send(proxy, target, &plain).await;
-            if let Some(problem) = refused(&without, 403, "forbidden") {
+            if let Some(problem) = refused(&without, 403, "insufficient_scope") {
                 Some(format!("without the role: {problem}"))
             } else if echo.hits() != hits {
                 Some("without the role the upstream was reached".to_owned())

@@ -25,7 +25,7 @@ use jwtkit_verify::Registry;
 pub use routes::router;
 
 use crate::auth::Access;
-use crate::config::{CamundaSection, InitiatorVariables};
+use crate::config::{CamundaSection, ConfigError, InitiatorVariables};
 use crate::upstream::Upstream;
 
 /// What the facade's routes need: the registry that validates callers' tokens, who may call,
@@ -45,13 +45,18 @@ pub struct CamundaFacade {
 
 impl CamundaFacade {
     /// From the configuration, with the engine upstream it names and the proxy's registry.
-    pub fn new(section: &CamundaSection, engine: Arc<Upstream>, registry: Arc<Registry>) -> Self {
-        Self {
+    /// Fails when its access rules do not build.
+    pub fn new(
+        section: &CamundaSection,
+        engine: Arc<Upstream>,
+        registry: Arc<Registry>,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
             registry,
-            access: Access::new(&section.access),
+            access: Access::new("camunda", &section.access)?,
             engine,
             variables: section.initiator_variables.clone(),
             dates_as_date: section.dates_as_date,
-        }
+        })
     }
 }

@@ -135,7 +135,12 @@ async fn serve(
     // Authentication first: an anonymous caller learns nothing about its request's validity.
     let caller = facade
         .access
-        .authenticate(&facade.registry, request.headers(), request.uri())
+        .authenticate(
+            &facade.registry,
+            request.method(),
+            request.headers(),
+            request.uri(),
+        )
         .await?;
     let operation = operation?;
     let query = request.uri().query().map(str::to_owned);

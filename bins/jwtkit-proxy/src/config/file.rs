@@ -295,12 +295,32 @@ pub struct AccessSection {
     /// Audiences required (any of), on top of the issuer's.
     #[serde(default)]
     pub audiences: Vec<String>,
-    /// Claim values required: name -> value (a string claim equal to it, or an array containing it).
+    /// Claim values required: a JSON Pointer (`/realm_access/roles`) or top-level claim name ->
+    /// a string, number or boolean, or an array of accepted values (any of); see
+    /// [`jwtkit_verify::require`].
     #[serde(default)]
     pub require_claims: BTreeMap<String, serde_json::Value>,
+    /// Scopes required, each in the token's `scope` or `scp` claim.
+    #[serde(default)]
+    pub require_scopes: Vec<String>,
+    /// Rules added for one HTTP method (`GET`, `POST`, ...): `[routes.methods.POST]`.
+    #[serde(default)]
+    pub methods: BTreeMap<String, MethodRules>,
     /// Where the token may come from, in order: `header` (default), `cookie:NAME`, `query:NAME`.
     #[serde(default = "default_token_from", deserialize_with = "de::token_sources")]
     pub token_from: Vec<TokenSource>,
+}
+
+/// The rules one HTTP method adds to its section's (`[routes.methods.GET]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodRules {
+    /// As the section's `require_claims`.
+    #[serde(default)]
+    pub require_claims: BTreeMap<String, serde_json::Value>,
+    /// As the section's `require_scopes`.
+    #[serde(default)]
+    pub require_scopes: Vec<String>,
 }
 
 pub(super) fn default_token_from() -> Vec<TokenSource> {

@@ -20,7 +20,8 @@ pub mod values;
 
 pub use file::{
     AccessSection, CamundaSection, CentrifugoSection, Config, InitiatorVariables, IssuerSection,
-    Limits, LogConfig, LogFormat, MintSection, RouteSection, UpstreamAuth, UpstreamSection,
+    Limits, LogConfig, LogFormat, MethodRules, MintSection, RouteSection, UpstreamAuth,
+    UpstreamSection,
 };
 pub use secret::{SecretRef, load_secret, secret_origin};
 pub use values::{LogLevel, MintProfile};
