@@ -58,6 +58,8 @@ mod refusal;
 mod registered;
 mod registry;
 pub mod require;
+#[cfg(feature = "cel")]
+pub mod require_cel;
 mod token_cache;
 
 use std::sync::Arc;
@@ -79,6 +81,8 @@ pub use policy::{DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES, Policy};
 #[cfg(feature = "http")]
 pub use refusal::{RETRY_AFTER_SECONDS, Refusal};
 pub use registry::{Registry, RegistryError};
+#[cfg(feature = "http")]
+pub use require::RequestInfo;
 pub use require::{Denied, RequirementError, Requirements};
 
 /// A claim set as decoded JSON.

@@ -13,8 +13,12 @@
 //! - A scope holds when it is one of the space-separated scopes of the `scope` claim (RFC 6749
 //!   §3.3), or of `scp` (a space-separated string, or an array of strings as Azure AD issues).
 //!
-//! Claim rules are checked in the order given, then the scopes; the first that fails is the
-//! [`Denied`] answer. A check that passes allocates nothing.
+//! - With the `cel` feature, an `allow_if` rule is a CEL expression over the claims and the
+//!   request ([`Requirements::allow_if`], [`require_cel`](crate::require_cel)).
+//!
+//! Claim rules are checked in the order given, then the scopes, then the `allow_if` rules; the
+//! first that fails is the [`Denied`] answer. A check of claim and scope rules that passes
+//! allocates nothing.
 //!
 //! ```
 //! use jwtkit_verify::{ClaimMap, Requirements};
@@ -73,6 +77,32 @@ pub enum RequirementError {
         /// The scope as given.
         scope: String,
     },
+    /// An `allow_if` expression that does not compile: the rule's name and where the CEL parser
+    /// stopped (1-based line, 0-based column, as the `cel` crate reports them).
+    #[cfg(feature = "cel")]
+    #[error("allow_if {rule:?}: invalid CEL expression at line {line}, column {column}: {message}")]
+    InvalidExpression {
+        /// The rule's name.
+        rule: String,
+        /// The line of the error.
+        line: isize,
+        /// The column of the error.
+        column: isize,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+/// The request an `allow_if` rule may read ([`Requirements::check_request`]).
+#[cfg(feature = "http")]
+#[derive(Debug, Clone, Copy)]
+pub struct RequestInfo<'a> {
+    /// The request method (`GET`).
+    pub method: &'a str,
+    /// The request path, without the query (`/orders/7`).
+    pub path: &'a str,
+    /// The request headers.
+    pub headers: &'a http::HeaderMap,
 }
 
 /// A claim rule: a path and the values any of which satisfies it.
@@ -101,6 +131,9 @@ pub struct Requirements {
     scopes: Vec<ScopeRule>,
     /// The required scopes, space-separated (the RFC 6750 `scope` attribute); `None` without.
     scope_attribute: Option<Arc<str>>,
+    /// `allow_if` rules, checked after the claims and scopes.
+    #[cfg(feature = "cel")]
+    pub(crate) cel: Vec<Arc<crate::require_cel::CelRule>>,
 }
 
 impl Requirements {
@@ -159,12 +192,42 @@ impl Requirements {
         Ok(self)
     }
 
-    /// True when nothing is required.
-    pub fn is_empty(&self) -> bool {
-        self.claims.is_empty() && self.scopes.is_empty()
+    /// Requires the CEL `expression` to evaluate to `true` (feature `cel`; see
+    /// [`require_cel`](crate::require_cel) for what it can read). It is compiled here, once; a
+    /// syntax error is [`RequirementError::InvalidExpression`] naming `name` and the position.
+    /// When it evaluates to `false`, fails to evaluate (a missing claim, a wrong type) or yields
+    /// no boolean, the token is [`Denied`] with the rule `allow_if "<name>"`.
+    ///
+    /// ```
+    /// use jwtkit_verify::{ClaimMap, Requirements};
+    ///
+    /// let admins = Requirements::new()
+    ///     .allow_if("admin", "'admin' in claims.realm_access.roles && has_scope('read')")?;
+    /// let claims: ClaimMap =
+    ///     serde_json::from_str(r#"{"realm_access":{"roles":["admin"]},"scope":"openid read"}"#)?;
+    /// assert!(admins.check_claims(&claims).is_ok());
+    /// let denied = admins.check_claims(&ClaimMap::new()).unwrap_err();
+    /// assert_eq!(denied.rule(), r#"allow_if "admin""#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "cel")]
+    pub fn allow_if(mut self, name: &str, expression: &str) -> Result<Self, RequirementError> {
+        let rule = crate::require_cel::CelRule::compile(name, expression)?;
+        self.cel.push(Arc::new(rule));
+        Ok(self)
     }
 
-    /// Checks a validated token's claims.
+    /// True when nothing is required.
+    pub fn is_empty(&self) -> bool {
+        #[cfg(feature = "cel")]
+        let no_cel = self.cel.is_empty();
+        #[cfg(not(feature = "cel"))]
+        let no_cel = true;
+        self.claims.is_empty() && self.scopes.is_empty() && no_cel
+    }
+
+    /// Checks a validated token's claims (an `allow_if` rule sees an empty request: no method,
+    /// path or headers; use [`Requirements::check_request`] where there is a request).
     pub fn check(&self, validated: &Validated) -> Result<(), Denied> {
         if self.is_empty() {
             // Spares building the claim map of a token nobody asks anything of.
@@ -173,8 +236,59 @@ impl Requirements {
         self.check_claims(validated.claims.map())
     }
 
-    /// Checks a claim set: `Ok` when every rule holds, else the first that does not.
+    /// Checks a validated token's claims and, for `allow_if` rules, the request it came with.
+    #[cfg(feature = "http")]
+    pub fn check_request(
+        &self,
+        validated: &Validated,
+        request: &RequestInfo<'_>,
+    ) -> Result<(), Denied> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        self.check_all(validated.claims.map(), Some(request))
+    }
+
+    /// Checks a claim set: `Ok` when every rule holds, else the first that does not (an
+    /// `allow_if` rule sees an empty request).
     pub fn check_claims(&self, claims: &ClaimMap) -> Result<(), Denied> {
+        self.check_all(claims, None)
+    }
+
+    #[cfg(not(feature = "http"))]
+    fn check_all(&self, claims: &ClaimMap, _request: Option<&()>) -> Result<(), Denied> {
+        self.check_declared(claims)
+    }
+
+    #[cfg(feature = "http")]
+    fn check_all(
+        &self,
+        claims: &ClaimMap,
+        request: Option<&RequestInfo<'_>>,
+    ) -> Result<(), Denied> {
+        self.check_declared(claims)?;
+        #[cfg(feature = "cel")]
+        if !self.cel.is_empty() {
+            let empty = http::HeaderMap::new();
+            let request = request.copied().unwrap_or(RequestInfo {
+                method: "",
+                path: "",
+                headers: &empty,
+            });
+            for rule in &self.cel {
+                if let Err(failure) = rule.evaluate(claims, &request) {
+                    crate::require_cel::log_failure(&rule.text, failure);
+                    return Err(self.denied(&rule.text));
+                }
+            }
+        }
+        #[cfg(not(feature = "cel"))]
+        let _ = request;
+        Ok(())
+    }
+
+    /// The claim and scope rules.
+    fn check_declared(&self, claims: &ClaimMap) -> Result<(), Denied> {
         for rule in &self.claims {
             let found = lookup(claims, &rule.tokens);
             if !found.is_some_and(|value| satisfies(value, &rule.accepted)) {
@@ -210,7 +324,7 @@ impl Denied {
     pub const CODE: &'static str = "insufficient_scope";
 
     /// The rule that failed: `claim /realm_access/roles must contain "admin"`,
-    /// `claim /groups must contain one of "a", "b"`, or `scope "write"`.
+    /// `claim /groups must contain one of "a", "b"`, `scope "write"`, or `allow_if "<name>"`.
     pub fn rule(&self) -> &str {
         &self.rule
     }
@@ -336,7 +450,7 @@ fn equals_any(value: &Value, accepted: &[Value]) -> bool {
 }
 
 /// `scope` in the space-separated `scope` claim, or in `scp` (string or array of strings).
-fn has_scope(claims: &ClaimMap, scope: &str) -> bool {
+pub(crate) fn has_scope(claims: &ClaimMap, scope: &str) -> bool {
     let in_string = |value: Option<&Value>| {
         value
             .and_then(Value::as_str)

@@ -293,3 +293,37 @@ async fn a_token_from_the_test_idp_is_checked_for_its_scope() {
     assert!(validated.claims.get("scope").is_none());
     assert!(read.check(&validated).is_err());
 }
+
+/// An `allow_if` rule behind the layer reads the request: method, path and a header.
+#[cfg(feature = "cel")]
+#[tokio::test]
+async fn an_allow_if_rule_reads_the_request_method_path_and_headers() {
+    let secret = Secret::generate(32).unwrap();
+    let rule = "'admin' in claims.realm_access.roles && request.method == 'GET' \
+                && request.path.startsWith('/tenants/') && request.headers['x-tenant'] == 'acme'";
+    let app = Router::new()
+        .route("/tenants/{id}", get(|| async { "tenant" }))
+        .route_layer(RequireLayer::new(
+            Requirements::new().allow_if("tenant admin", rule).unwrap(),
+        ))
+        .route_layer(JwtAuthLayer::new(registry(&secret)));
+    let admin = keycloak_token(&secret, &["admin"], "openid");
+    let call = |tenant: Option<&'static str>| {
+        let mut request =
+            Request::get("/tenants/7").header(header::AUTHORIZATION, format!("Bearer {admin}"));
+        if let Some(tenant) = tenant {
+            request = request.header("X-Tenant", tenant);
+        }
+        app.clone().oneshot(request.body(Body::empty()).unwrap())
+    };
+    assert_eq!(call(Some("acme")).await.unwrap().status(), StatusCode::OK);
+    for tenant in [Some("other"), None] {
+        let denied = call(tenant).await.unwrap();
+        assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+        let bytes = axum::body::to_bytes(denied.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["detail"], r#"allow_if "tenant admin""#);
+    }
+}

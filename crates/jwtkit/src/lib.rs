@@ -7,7 +7,8 @@
 //! | `verify` | yes | [`Validator`] (one key source), [`Registry`] (several issuers), [`IssuerConfig`], [`Claims`], [`VerifyError`] |
 //! | `jwks` | yes | issuers whose keys come from a JWKS URL or OIDC discovery ([`IssuerConfig::jwks_url`], [`IssuerConfig::discovery`], [`jwks`]) |
 //! | `mint` | no | [`mint`]: [`Minter`](mint::Minter) and the generic, Camunda engine and Centrifugo claim profiles |
-//! | `axum` | no | [`axum`](mod@axum): [`JwtAuthLayer`](axum::JwtAuthLayer) and the [`JwtClaims<T>`](axum::JwtClaims) extractor |
+//! | `axum` | no | [`axum`](mod@axum): [`JwtAuthLayer`](axum::JwtAuthLayer), [`RequireLayer`](axum::RequireLayer) and the [`JwtClaims<T>`](axum::JwtClaims) extractor |
+//! | `cel` | no | [`Requirements::allow_if`]: authorization rules as CEL expressions over the claims and the [`RequestInfo`] |
 //!
 //! ```toml
 //! [dependencies]
@@ -284,7 +285,7 @@
 
 // The guide links to every feature's items; with a feature off its links have no target.
 #![cfg_attr(
-    not(all(feature = "jwks", feature = "mint", feature = "axum")),
+    not(all(feature = "jwks", feature = "mint", feature = "axum", feature = "cel")),
     allow(rustdoc::broken_intra_doc_links)
 )]
 
@@ -292,11 +293,14 @@
 pub use jwtkit_keys::{Algorithm, Jwk, JwkSet, KeyError, SigningKey, VerifyingKey, keygen, now};
 #[doc(inline)]
 pub use jwtkit_secret::{Secret, SecretEncoding, SecretError};
+#[cfg(feature = "cel")]
+#[doc(inline)]
+pub use jwtkit_verify::RequestInfo;
 #[cfg(feature = "verify")]
 #[doc(inline)]
 pub use jwtkit_verify::{
-    Claims, IssuerConfig, IssuerConfigError, KeySource, Policy, Registry, RegistryError, Validated,
-    Validator, VerifyError,
+    Claims, Denied, IssuerConfig, IssuerConfigError, KeySource, Policy, Registry, RegistryError,
+    RequirementError, Requirements, Validated, Validator, VerifyError,
 };
 
 #[cfg(feature = "jwks")]
@@ -331,7 +335,7 @@ pub mod axum {
     #[cfg(doc)]
     use crate::Registry;
     #[doc(inline)]
-    pub use jwtkit_verify::axum_auth::{AuthRejection, JwtAuthLayer, JwtClaims};
+    pub use jwtkit_verify::axum_auth::{AuthRejection, JwtAuthLayer, JwtClaims, RequireLayer};
 }
 
 /// The workspace README's code blocks, compiled and run as doctests.

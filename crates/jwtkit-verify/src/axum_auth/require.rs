@@ -10,12 +10,13 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Request, header};
 
 use super::{AuthRejection, HookOf, NoToken, refuse};
-use crate::{Denied, Requirements, Validated};
+use crate::{Denied, RequestInfo, Requirements, Validated};
 
 /// A tower layer that lets a request through only when its token meets `requirements`: put it
 /// with `route_layer` on the routes that need it, after (inside) [`JwtAuthLayer`](super::JwtAuthLayer), whose
 /// validated token it reads from the request extensions.
 ///
+/// - `allow_if` rules (feature `cel`) see the request's method, path and headers.
 /// - A token that does not meet them is answered 403 with `WWW-Authenticate: Bearer
 ///   error="insufficient_scope"` (plus `scope="..."` when scopes are required, RFC 6750 §3.1)
 ///   and the JSON body `{"error": "insufficient_scope", "detail": "<the rule that failed>"}`
@@ -92,7 +93,12 @@ impl<S> Require<S> {
                 None => refuse(AuthRejection::LayerMissing, None, path, None),
             });
         };
-        let denied = self.requirements.check(validated).err()?;
+        let info = RequestInfo {
+            method: request.method().as_str(),
+            path,
+            headers: request.headers(),
+        };
+        let denied = self.requirements.check_request(validated, &info).err()?;
         tracing::info!(
             code = denied.code(),
             rule = denied.rule(),
