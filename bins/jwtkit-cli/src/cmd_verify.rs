@@ -72,8 +72,17 @@ pub struct VerifyArgs {
     /// (string or array); repeat for several, all required.
     #[arg(long, value_name = "SCOPE", value_parser = parse_scope)]
     require_scope: Vec<String>,
+    /// Authorization: the CEL expression must evaluate to true over `claims` (the token's
+    /// claims) and `has_scope('read')`: 'admin' in claims.realm_access.roles &&
+    /// has_scope('orders:read'). Repeat for several, all required; they are named
+    /// --allow-if[1], --allow-if[2], ... in that order. One that is false, fails to evaluate
+    /// (a missing claim, a wrong type) or is not a boolean exits 1 with `invalid:
+    /// insufficient_scope: allow_if "--allow-if[N]"`; one that does not compile is a usage
+    /// error naming the line and column. `request` is empty here (no method, path or headers).
+    #[arg(long, value_name = "CEL")]
+    allow_if: Vec<String>,
     /// Check the signature only (for JWS whose payload is not a JWT claim set); prints the payload.
-    #[arg(long, conflicts_with_all = ["iss", "aud", "any_audience", "required", "typ", "require_claim", "require_scope"])]
+    #[arg(long, conflicts_with_all = ["iss", "aud", "any_audience", "required", "typ", "require_claim", "require_scope", "allow_if"])]
     signature_only: bool,
     /// On success print {"valid": true, "header", "claims"}; on failure also print
     /// {"valid": false, "code", "reason"} on stdout.
@@ -113,7 +122,8 @@ fn parse_scope(scope: &str) -> Result<String, String> {
     Ok(scope.to_owned())
 }
 
-/// The `--require-claim` rules, grouped by path (any of a path's values), and the scopes.
+/// The `--require-claim` rules, grouped by path (any of a path's values), the scopes and the
+/// `--allow-if` expressions.
 fn requirements(args: &VerifyArgs) -> Result<Requirements, CliError> {
     let mut paths: Vec<&str> = Vec::new();
     for rule in &args.require_claim {
@@ -128,9 +138,16 @@ fn requirements(args: &VerifyArgs) -> Result<Requirements, CliError> {
             .any_of(path, values.map(|rule| rule.value.clone()))
             .map_err(CliError::usage)?;
     }
-    requirements
+    requirements = requirements
         .scopes(args.require_scope.iter().cloned())
-        .map_err(CliError::usage)
+        .map_err(CliError::usage)?;
+    for (index, expression) in args.allow_if.iter().enumerate() {
+        let name = format!("--allow-if[{}]", index + 1);
+        requirements = requirements
+            .allow_if(&name, expression)
+            .map_err(CliError::usage)?;
+    }
+    Ok(requirements)
 }
 
 fn keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, CliError> {

@@ -1,6 +1,7 @@
-//! `jwtkit verify --require-claim PATH=VALUE` and `--require-scope SCOPE` through the real
-//! binary: identity-provider claim shapes, any-of values for a repeated path, JSON numbers and
-//! booleans, the `invalid: insufficient_scope: <rule>` verdict and usage errors.
+//! `jwtkit verify --require-claim PATH=VALUE`, `--require-scope SCOPE` and `--allow-if CEL`
+//! through the real binary: identity-provider claim shapes, any-of values for a repeated path,
+//! JSON numbers and booleans, CEL expressions, the `invalid: insufficient_scope: <rule>`
+//! verdict and usage errors.
 
 mod common;
 
@@ -181,4 +182,68 @@ fn malformed_requirements_are_usage_errors() {
         &["--signature-only", "--require-scope", "read"],
     )
     .exit(2);
+}
+
+#[test]
+fn allow_if_expressions_hold_or_name_the_failed_rule() {
+    let secret = generate_secret(32);
+    let token = token(&secret);
+    verify(
+        &secret,
+        &token,
+        &[
+            "--allow-if",
+            "'admin' in claims.realm_access.roles && has_scope('read')",
+            "--allow-if",
+            "'Orders.Admin' in claims.roles && has_scope('Orders.Write') && claims.level >= 3",
+            "--allow-if",
+            "'support' in claims['https://example.com/roles']",
+        ],
+    )
+    .ok();
+    verify(
+        &secret,
+        &token,
+        &[
+            "--allow-if",
+            "has_scope('openid')",
+            "--allow-if",
+            "'auditor' in claims.realm_access.roles",
+        ],
+    )
+    .invalid("insufficient_scope")
+    .stderr_has(&[r#"allow_if "--allow-if[2]""#]);
+    // A missing claim or a result that is not a boolean is a denial, never a crash.
+    for failing in [
+        "'ops' in claims.groups",
+        "claims.level",
+        "claims.org_role > 1",
+    ] {
+        let denied = verify(&secret, &token, &["--allow-if", failing])
+            .invalid("insufficient_scope")
+            .stderr_has(&[r#"allow_if "--allow-if[1]""#]);
+        assert!(!denied.stderr.contains("org:admin"), "{}", denied.stderr);
+    }
+    // No request in the CLI: request.method is empty.
+    verify(&secret, &token, &["--allow-if", "request.method == 'GET'"])
+        .invalid("insufficient_scope");
+}
+
+#[test]
+fn an_allow_if_that_does_not_compile_is_a_usage_error_naming_the_position() {
+    let secret = generate_secret(32);
+    let token = token(&secret);
+    verify(
+        &secret,
+        &token,
+        &[
+            "--allow-if",
+            "has_scope('read')",
+            "--allow-if",
+            "'admin' in claims.realm_access.roles &&",
+        ],
+    )
+    .exit(2)
+    .stderr_has(&[r#"allow_if "--allow-if[2]": invalid CEL expression at line 1, column"#]);
+    verify(&secret, &token, &["--signature-only", "--allow-if", "true"]).exit(2);
 }
