@@ -257,6 +257,33 @@ async fn a_denial_is_logged_with_rule_and_issuer_and_never_the_token() {
     ] {
         assert!(line.contains(part), "{part} in {line}");
     }
+    // An `allow_if` rule that fails to evaluate: logged with its name and the error's kind.
+    #[cfg(feature = "cel")]
+    let text = {
+        let cel = Router::new()
+            .route("/logged/cel", get(|| async { "cel" }))
+            .route_layer(RequireLayer::new(
+                Requirements::new()
+                    .allow_if("ops group", "'ops' in claims.realm_access.groups")
+                    .unwrap(),
+            ))
+            .route_layer(JwtAuthLayer::new(registry(&secret)));
+        let answer = send(&cel, "/logged/cel", Some(&token)).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = text
+            .lines()
+            .find(|line| line.contains("jwtkit_verify::require_cel"))
+            .unwrap_or_else(|| panic!("no allow_if log line: {text}"));
+        for part in [
+            " INFO ",
+            r#"rule="allow_if \"ops group\"""#,
+            "kind=\"no_such_key\"",
+        ] {
+            assert!(line.contains(part), "{part} in {line}");
+        }
+        text
+    };
     let mut needles = jwtkit_testsupport::leaks::Needles::default();
     needles.token("token", &token);
     needles.add("payload", token.split('.').nth(1).unwrap());
