@@ -17,11 +17,14 @@
 //! - `mint_{hs256,rs256}`: each profile (camunda, centrifugo, generic) with jwtkit's `Minter` and
 //!   with `jsonwebtoken::encode` of the same claims; jwt-simple for camunda; the minted-token cache
 //!   hit; the bare aws-lc-rs signature for RS256.
+//! - `authz`: a declarative `Requirements` check and a CEL `allow_if` rule on a token from a
+//!   verified-token cache hit (`authz.rs`).
 //! - `breakdown_hs256*`, only with `JWTKIT_BENCH_BREAKDOWN=1`: the steps of one HS256 validation.
 //!
 //! Settings: 1 s warm-up, 3 s measurement, 50 samples (20 for `mint_rs256`); criterion's
 //! command-line options (`--measurement-time`, a filter, ...) still apply.
 
+mod authz;
 mod fixtures;
 mod summary;
 
@@ -432,6 +435,7 @@ fn main() {
     }
     verify_groups(&mut criterion, &runtime, &fixtures);
     cache_group(&mut criterion, &runtime, &fixtures);
+    authz::authz_group(&mut criterion, &runtime, &fixtures);
     mint_groups(&mut criterion);
 
     criterion.final_summary();

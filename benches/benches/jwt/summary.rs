@@ -404,5 +404,45 @@ pub fn print(since: SystemTime) {
             println!("{what}: {}", human(ns));
         }
     }
+    // Authorization: absolute targets, in nanoseconds.
+    let figure = |id| median_ns(&dir, id, since);
+    let added = figure("authz/cache_hit_declarative")
+        .zip(figure("authz/cache_hit_keycloak"))
+        .map(|(with, without)| with - without);
+    for (what, ns, target) in [
+        (
+            "declarative check added to a cache hit (cache_hit_declarative - cache_hit_keycloak)",
+            added,
+            200.0,
+        ),
+        (
+            "declarative check alone (authz/declarative_check)",
+            figure("authz/declarative_check"),
+            200.0,
+        ),
+        (
+            "CEL allow_if evaluated, not cached (authz/cel_allow_if)",
+            figure("authz/cel_allow_if"),
+            2_000.0,
+        ),
+    ] {
+        let Some(ns) = ns else {
+            not_run += 1;
+            println!("{what}: not run (target <= {})", human(target));
+            continue;
+        };
+        let status = if ns <= target {
+            met += 1;
+            "met"
+        } else {
+            missed += 1;
+            "NOT MET"
+        };
+        println!(
+            "{what}: {} (target <= {}) {status}",
+            human(ns),
+            human(target)
+        );
+    }
     println!("targets met: {met}, not met: {missed}; ratios not measured in this run: {not_run}");
 }
