@@ -166,11 +166,17 @@ impl Access {
             raw: Arc::from(raw.as_ref()),
             source,
         };
-        self.authorize(method, &caller)?;
+        self.authorize(&caller, method, uri, headers)?;
         Ok(caller)
     }
 
-    fn authorize(&self, method: &Method, caller: &Caller) -> Result<(), ApiError> {
+    fn authorize(
+        &self,
+        caller: &Caller,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<(), ApiError> {
         if !self.issuers.is_empty() {
             let issuer = caller.token.issuer.as_deref().unwrap_or_default();
             if !self.issuers.iter().any(|allowed| allowed == issuer) {
@@ -185,7 +191,7 @@ impl Access {
             ));
         }
         self.rules
-            .check(method, &caller.token)
+            .check(&caller.token, method, uri.path(), headers)
             .map_err(|denied| ApiError::denied(&denied))
     }
 }

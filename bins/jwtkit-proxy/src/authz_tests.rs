@@ -18,6 +18,10 @@ fn token(claims: Value) -> Validated {
     }
 }
 
+fn check(rules: &Rules, method: Method, token: &Validated) -> Result<(), Denied> {
+    rules.check(token, &method, "/r/x", &HeaderMap::new())
+}
+
 fn section(toml: &str) -> AccessSection {
     let text = format!(
         "[[upstreams]]\nname = \"u\"\nurl = \"http://127.0.0.1:1\"\n[[routes]]\nprefix = \"/r\"\nupstream = \"u\"\n{toml}"
@@ -43,15 +47,15 @@ require_scopes = ["write"]
     let reader = token(serde_json::json!({
         "realm_access": {"roles": ["staff"]}, "tier": 2, "scope": "api read"
     }));
-    assert!(rules.check(&Method::GET, &reader).is_ok());
-    assert!(rules.check(&Method::HEAD, &reader).is_ok());
-    let denied = rules.check(&Method::POST, &reader).unwrap_err();
+    assert!(check(&rules, Method::GET, &reader).is_ok());
+    assert!(check(&rules, Method::HEAD, &reader).is_ok());
+    let denied = check(&rules, Method::POST, &reader).unwrap_err();
     assert_eq!(denied.rule(), r#"scope "write""#);
     assert_eq!(denied.scope(), Some("api write"));
     // A method with no entry of its own gets the section's rules only.
-    assert!(rules.check(&Method::DELETE, &reader).is_ok());
+    assert!(check(&rules, Method::DELETE, &reader).is_ok());
     let outsider = token(serde_json::json!({"tier": "silver", "scope": "api read write"}));
-    let denied = rules.check(&Method::GET, &outsider).unwrap_err();
+    let denied = check(&rules, Method::GET, &outsider).unwrap_err();
     assert_eq!(
         denied.rule(),
         r#"claim /realm_access/roles must contain "staff""#
@@ -70,34 +74,36 @@ fn head_takes_get_rules_unless_it_has_its_own() {
     );
     let rules = Rules::new("routes[0]", &access).unwrap();
     let nothing = token(serde_json::json!({}));
-    assert!(rules.check(&Method::HEAD, &nothing).is_err());
-    assert!(rules.check(&Method::POST, &nothing).is_ok());
+    assert!(check(&rules, Method::HEAD, &nothing).is_err());
+    assert!(check(&rules, Method::POST, &nothing).is_ok());
     access.methods.insert("HEAD".into(), MethodRules::default());
     let rules = Rules::new("routes[0]", &access).unwrap();
-    assert!(rules.check(&Method::HEAD, &nothing).is_ok());
+    assert!(check(&rules, Method::HEAD, &nothing).is_ok());
 }
 
 #[test]
 fn decisions_are_remembered_per_token_and_never_shared_between_tokens() {
-    let mut access = AccessSection::default();
-    access.require_scopes = vec!["read".into()];
+    let access = AccessSection {
+        require_scopes: vec!["read".into()],
+        ..AccessSection::default()
+    };
     let rules = Rules::new("routes[0]", &access).unwrap();
     let allowed = token(serde_json::json!({"scope": "read"}));
     let refused = token(serde_json::json!({"scope": "other"}));
     for _ in 0..3 {
-        assert!(rules.check(&Method::GET, &allowed).is_ok());
-        assert!(rules.check(&Method::GET, &allowed.clone()).is_ok());
-        assert!(rules.check(&Method::GET, &refused).is_err());
+        assert!(check(&rules, Method::GET, &allowed).is_ok());
+        assert!(check(&rules, Method::GET, &allowed.clone()).is_ok());
+        assert!(check(&rules, Method::GET, &refused).is_err());
     }
     // Many tokens through few slots: each still gets its own decision.
     for i in 0..(SLOTS * 3) {
         let scope = if i % 2 == 0 { "read" } else { "write" };
         let one = token(serde_json::json!({ "scope": scope }));
-        assert_eq!(rules.check(&Method::GET, &one).is_ok(), i % 2 == 0, "{i}");
-        assert_eq!(rules.check(&Method::GET, &one).is_ok(), i % 2 == 0, "{i}");
+        assert_eq!(check(&rules, Method::GET, &one).is_ok(), i % 2 == 0, "{i}");
+        assert_eq!(check(&rules, Method::GET, &one).is_ok(), i % 2 == 0, "{i}");
     }
-    assert!(rules.check(&Method::GET, &allowed).is_ok());
-    assert!(rules.check(&Method::GET, &refused).is_err());
+    assert!(check(&rules, Method::GET, &allowed).is_ok());
+    assert!(check(&rules, Method::GET, &refused).is_err());
 }
 
 #[test]
@@ -151,4 +157,55 @@ fn an_unknown_key_under_a_method_is_refused_at_load() {
     let text = "[[upstreams]]\nname = \"u\"\nurl = \"http://127.0.0.1:1\"\n[[routes]]\nprefix = \"/r\"\nupstream = \"u\"\n[routes.methods.GET]\nrequire_scope = [\"read\"]\n";
     let err = Config::from_toml(text).unwrap_err();
     assert!(err.to_string().contains("require_scope"), "{err}");
+}
+
+#[cfg(feature = "cel")]
+#[test]
+fn allow_if_reads_claims_and_the_request_and_is_checked_on_every_request() {
+    let rules = Rules::new(
+        "routes[0]",
+        &section(
+            r#"allow_if = "claims.tenant == 'acme'"
+[routes.methods.DELETE]
+allow_if = "request.path.startsWith('/r/own/') && 'admin' in claims.roles"
+"#,
+        ),
+    )
+    .unwrap();
+    let acme = token(serde_json::json!({"tenant": "acme", "roles": ["admin"]}));
+    let other = token(serde_json::json!({"tenant": "other", "roles": ["admin"]}));
+    let headers = HeaderMap::new();
+    assert!(rules.check(&acme, &Method::GET, "/r/x", &headers).is_ok());
+    let denied = rules
+        .check(&other, &Method::GET, "/r/x", &headers)
+        .unwrap_err();
+    assert_eq!(denied.rule(), r#"allow_if "routes[0]""#);
+    // The same token, another path: the decision is not remembered across requests.
+    assert!(
+        rules
+            .check(&acme, &Method::DELETE, "/r/own/1", &headers)
+            .is_ok()
+    );
+    let denied = rules
+        .check(&acme, &Method::DELETE, "/r/x", &headers)
+        .unwrap_err();
+    assert_eq!(denied.rule(), r#"allow_if "routes[0].methods.DELETE""#);
+}
+
+#[cfg(feature = "cel")]
+#[test]
+fn an_allow_if_that_does_not_compile_names_its_key() {
+    let err = Rules::new("routes[0]", &section(r#"allow_if = "claims.a ==""#)).unwrap_err();
+    assert_eq!(err.key, "routes[0].allow_if");
+    assert!(
+        err.problem.contains("invalid CEL expression"),
+        "{}",
+        err.problem
+    );
+    let err = Rules::new(
+        "routes[0]",
+        &section("[routes.methods.POST]\nallow_if = \"(\""),
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "routes[0].methods.POST.allow_if");
 }

@@ -144,7 +144,7 @@ impl Metrics {
         );
         registry.register(
             "authz_denials",
-            "Valid tokens refused by a route's require_claims / require_scopes, by route",
+            "Valid tokens refused by a route's require_claims, require_scopes or allow_if, by route",
             authz_denials.clone(),
         );
         registry.register(

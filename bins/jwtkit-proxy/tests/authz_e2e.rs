@@ -11,7 +11,8 @@ use serde_json::json;
 
 /// The HS256 issuer and the engine (no auth of its own) behind `/realm` (realm role admin),
 /// `/client` (client role editor or owner of `my-app`), `/scope` (scope `orders:read`), `/scp`
-/// (scope `Files.Read`) and `/rest` (scope `api` always, `read` for GET, `write` for POST).
+/// (scope `Files.Read`), `/rest` (scope `api` always, `read` for GET, `write` for POST) and
+/// `/cel` (an `allow_if` reading a claim and a request header; with the `cel` feature).
 async fn stack() -> (Engine, Proxy) {
     let engine = Engine::start(&["--auth", "none"]);
     let routes = r#"
@@ -50,6 +51,12 @@ require_scopes = ["read"]
 
 [routes.methods.POST]
 require_scopes = ["write"]
+
+[[routes]]
+prefix = "/cel"
+upstream = "engine"
+strip_prefix = true
+allow_if = "claims.tenant == 'acme' && request.headers['x-tenant'] == claims.tenant"
 "#;
     let toml = engine_toml(&engine.url(), "", routes);
     let proxy = Proxy::with_toml(&toml, &[]).await;
@@ -291,6 +298,10 @@ fn bad_rules_stop_the_start_naming_the_key() {
             format!("{route}[routes.methods.GET]\nrequire_scope = [\"read\"]\n"),
             "require_scope",
         ),
+        (
+            format!("{route}[routes.methods.PUT]\nallow_if = \"claims.a ==\"\n"),
+            "routes[2].methods.PUT.allow_if",
+        ),
     ];
     for (extra, key) in cases {
         let toml = engine_toml("http://127.0.0.1:9", "", &extra);
@@ -302,5 +313,28 @@ fn bad_rules_stop_the_start_naming_the_key() {
             exit.stderr
         );
         assert!(!exit.stderr.contains("panicked"), "{}", exit.stderr);
+    }
+}
+
+#[cfg(feature = "cel")]
+#[tokio::test]
+async fn allow_if_reads_the_claims_and_the_request() {
+    let (engine, proxy) = stack().await;
+    let acme = hs_token("a", json!({"tenant": "acme"}));
+    let other = hs_token("o", json!({"tenant": "other"}));
+    let send_as = |token: &str, tenant: &str| {
+        client()
+            .get(proxy.url("/cel/__test/echo/cel"))
+            .bearer_auth(token)
+            .header("x-tenant", tenant)
+            .send()
+    };
+    let reply = Reply::of(send_as(&acme, "acme").await.expect("request")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(engine.last_request().await.path(), "/__test/echo/cel");
+    for (token, tenant) in [(&acme, "other"), (&other, "other"), (&other, "acme")] {
+        let reply = Reply::of(send_as(token, tenant).await.expect("request")).await;
+        let detail = assert_denied(&reply, "Bearer error=\"insufficient_scope\"");
+        assert_eq!(detail, r#"allow_if "routes[7]""#);
     }
 }

@@ -303,6 +303,8 @@ pub struct AccessSection {
     /// Scopes required, each in the token's `scope` or `scp` claim.
     #[serde(default)]
     pub require_scopes: Vec<String>,
+    /// A CEL expression over `claims` and `request` that must be true (feature `cel`).
+    pub allow_if: Option<String>,
     /// Rules added for one HTTP method (`GET`, `POST`, ...): `[routes.methods.POST]`.
     #[serde(default)]
     pub methods: BTreeMap<String, MethodRules>,
@@ -321,6 +323,8 @@ pub struct MethodRules {
     /// As the section's `require_scopes`.
     #[serde(default)]
     pub require_scopes: Vec<String>,
+    /// As the section's `allow_if`.
+    pub allow_if: Option<String>,
 }
 
 pub(super) fn default_token_from() -> Vec<TokenSource> {
