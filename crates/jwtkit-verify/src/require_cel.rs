@@ -11,11 +11,15 @@
 //! evaluating a typical rule. An expression that uses `claims` any other way (`size(claims)`,
 //! `claims[name]`) gets them all.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, LazyLock};
 
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, MapExpr, StructExpr};
-use cel::objects::{Key, Map};
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey as Key, CelNull, CelString, CelUInt,
+};
+use cel::common::value::Val;
 use cel::{Context, Env, ExecutionError, Program, Value};
 use serde_json::Value as Json;
 
@@ -90,8 +94,8 @@ impl CelRule {
         request: &RequestInfo<'_>,
     ) -> Result<(), EvalFailure> {
         let mut context = Context::with_env(ENV.clone());
-        context.add_variable_from_value("claims", self.claim_value(claims));
-        context.add_variable_from_value("request", self.request_value(request));
+        context.add_variable_as_val("claims", self.claim_value(claims));
+        context.add_variable_as_val("request", self.request_value(request));
         if self.scope_function {
             // The function outlives this borrow of the claims: it keeps a copy of the two it reads.
             let scopes: ClaimMap = ["scope", "scp"]
@@ -112,75 +116,81 @@ impl CelRule {
         }
     }
 
-    fn claim_value(&self, claims: &ClaimMap) -> Value {
-        let map: HashMap<Key, Value> = match &self.claims {
+    /// The claims the expression reads, borrowed from the claim map (no string is copied).
+    fn claim_value<'a>(&self, claims: &'a ClaimMap) -> Box<dyn Val + 'a> {
+        let map: HashMap<Key<'a>, Box<dyn Val + 'a>> = match &self.claims {
             ClaimUse::All => claims
                 .iter()
-                .map(|(name, value)| (key(name), to_cel(value)))
+                .map(|(name, value)| (Key::from(name.as_str()), to_val(value)))
                 .collect(),
             ClaimUse::Named(names) => names
                 .iter()
-                .filter_map(|name| Some((key(name), to_cel(claims.get(name)?))))
+                .filter_map(|name| {
+                    let (name, value) = claims.get_key_value(name)?;
+                    Some((Key::from(name.as_str()), to_val(value)))
+                })
                 .collect(),
         };
-        Value::Map(Map { map: Arc::new(map) })
+        Box::new(CelMap::from(map))
     }
 
-    fn request_value(&self, request: &RequestInfo<'_>) -> Value {
-        let mut map = HashMap::with_capacity(3);
+    fn request_value<'a>(&self, request: &RequestInfo<'a>) -> Box<dyn Val + 'a> {
+        let mut map: HashMap<Key<'a>, Box<dyn Val + 'a>> = HashMap::with_capacity(3);
         map.insert(
-            key("method"),
-            Value::String(Arc::new(request.method.into())),
+            Key::from("method"),
+            Box::new(CelString::from(request.method)),
         );
-        map.insert(key("path"), Value::String(Arc::new(request.path.into())));
+        map.insert(Key::from("path"), Box::new(CelString::from(request.path)));
         if self.headers {
-            let mut headers: HashMap<Key, Value> = HashMap::new();
-            for name in request.headers.keys() {
-                // A value that is not visible ASCII is left out rather than guessed at.
-                let values: Option<Vec<&str>> = request
-                    .headers
-                    .get_all(name)
-                    .iter()
-                    .map(|value| value.to_str().ok())
-                    .collect();
-                if let Some(values) = values {
-                    headers.insert(
-                        key(name.as_str()),
-                        Value::String(Arc::new(values.join(", "))),
-                    );
-                }
-            }
-            map.insert(
-                key("headers"),
-                Value::Map(Map {
-                    map: Arc::new(headers),
-                }),
-            );
+            let headers: HashMap<Key<'a>, Box<dyn Val + 'a>> = request
+                .headers
+                .keys()
+                .filter_map(|name| {
+                    let value = header_value(request.headers, name)?;
+                    Some((
+                        Key::from(name.as_str()),
+                        Box::new(CelString::from(value)) as _,
+                    ))
+                })
+                .collect();
+            map.insert(Key::from("headers"), Box::new(CelMap::from(headers)));
         }
-        Value::Map(Map { map: Arc::new(map) })
+        Box::new(CelMap::from(map))
     }
 }
 
-fn key(name: &str) -> Key {
-    Key::String(Arc::new(name.to_owned()))
+/// A header's value as a string: one value borrowed, several joined with `, `; `None` when one
+/// is not visible ASCII (left out rather than guessed at).
+fn header_value<'a>(headers: &'a http::HeaderMap, name: &http::HeaderName) -> Option<Cow<'a, str>> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?.to_str().ok()?;
+    let mut joined: Option<String> = None;
+    for value in values {
+        let text = joined.get_or_insert_with(|| first.to_owned());
+        text.push_str(", ");
+        text.push_str(value.to_str().ok()?);
+    }
+    Some(joined.map_or(Cow::Borrowed(first), Cow::Owned))
 }
 
-/// A JSON value as CEL sees it: integers as `int` (or `uint` above `i64`), other numbers as
-/// `double`.
-fn to_cel(value: &Json) -> Value {
+/// A JSON value as CEL sees it, borrowing its strings: integers as `int` (or `uint` above
+/// `i64`), other numbers as `double`.
+fn to_val(value: &Json) -> Box<dyn Val + '_> {
     match value {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
+        Json::Null => Box::new(CelNull),
+        Json::Bool(b) => Box::new(CelBool::from(*b)),
         Json::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => Value::Int(i),
-            (None, Some(u)) => Value::UInt(u),
-            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            (Some(i), _) => Box::new(CelInt::from(i)),
+            (None, Some(u)) => Box::new(CelUInt::from(u)),
+            _ => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
         },
-        Json::String(s) => Value::String(Arc::new(s.clone())),
-        Json::Array(items) => Value::List(Arc::new(items.iter().map(to_cel).collect())),
-        Json::Object(map) => Value::Map(Map {
-            map: Arc::new(map.iter().map(|(k, v)| (key(k), to_cel(v))).collect()),
-        }),
+        Json::String(s) => Box::new(CelString::from(s.as_str())),
+        Json::Array(items) => Box::new(CelList::from(items.iter().map(to_val).collect::<Vec<_>>())),
+        Json::Object(map) => Box::new(CelMap::from(
+            map.iter()
+                .map(|(k, v)| (Key::from(k.as_str()), to_val(v)))
+                .collect::<HashMap<_, _>>(),
+        )),
     }
 }
 
