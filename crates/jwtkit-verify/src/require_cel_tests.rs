@@ -47,7 +47,12 @@ fn keycloak_realm_and_client_roles() {
     let client = "'writer' in claims.resource_access['orders-app'].roles";
     assert_eq!(eval(client, token.clone()), Err(EvalFailure::False));
     let any = "claims.realm_access.roles.exists(r, r in ['admin', 'ops'])";
-    assert_eq!(eval(any, token), Ok(()));
+    assert_eq!(eval(any, token.clone()), Ok(()));
+    // The standard functions and macros AUTHORIZATION.md lists.
+    let standard = "size(claims.realm_access.roles.filter(r, r.endsWith('min'))) == 1 \
+                    && claims.iss.contains('/realms/') && claims.iss.startsWith('https://') \
+                    && claims.realm_access.roles.map(r, size(r)).all(n, n > 3)";
+    assert_eq!(eval(standard, token), Ok(()));
 }
 
 #[test]
