@@ -36,12 +36,15 @@
 //! `.audience(..)`), and routes each token to the one its `iss` names.
 //!
 //! [`Requirements`] say what the caller of a validated token may do: claim values at JSON
-//! Pointer paths (Keycloak roles, Auth0 permissions) and OAuth scopes, checked with
-//! [`Requirements::check`]; a token that falls short is [`Denied`] (403 `insufficient_scope`).
+//! Pointer paths (Keycloak roles, Auth0 permissions), OAuth scopes and, with the `cel` feature,
+//! CEL expressions over the claims and the request (`Requirements::allow_if`), checked with
+//! [`Requirements::check`] or `Requirements::check_request`; a token that falls short is
+//! [`Denied`] (403 `insufficient_scope`).
 //!
 //! Features: `jwks` (default) for issuers whose keys are fetched (JWKS URL, OIDC discovery;
 //! brings in reqwest and tokio), `http` for finding a token in a request (`extract`) and the
-//! HTTP answer to a refusal (`Refusal`), `axum` for a tower layer and extractor (`axum_auth`).
+//! HTTP answer to a refusal (`Refusal`), `axum` for a tower layer and extractor (`axum_auth`),
+//! `cel` for `allow_if` rules (the `cel` crate; `require_cel`).
 
 #[cfg(feature = "axum")]
 pub mod axum_auth;

@@ -14,7 +14,7 @@
 //!   §3.3), or of `scp` (a space-separated string, or an array of strings as Azure AD issues).
 //!
 //! - With the `cel` feature, an `allow_if` rule is a CEL expression over the claims and the
-//!   request ([`Requirements::allow_if`], [`require_cel`](crate::require_cel)).
+//!   request (`Requirements::allow_if`, module `require_cel`).
 //!
 //! Claim rules are checked in the order given, then the scopes, then the `allow_if` rules; the
 //! first that fails is the [`Denied`] answer. A check of claim and scope rules that passes
@@ -227,7 +227,7 @@ impl Requirements {
     }
 
     /// Checks a validated token's claims (an `allow_if` rule sees an empty request: no method,
-    /// path or headers; use [`Requirements::check_request`] where there is a request).
+    /// path or headers; use `Requirements::check_request` (feature `http`) where there is a request).
     pub fn check(&self, validated: &Validated) -> Result<(), Denied> {
         if self.is_empty() {
             // Spares building the claim map of a token nobody asks anything of.
