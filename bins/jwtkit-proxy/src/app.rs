@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::observe::Observer;
 use crate::routes::{Prefix, RouteTable};
 use crate::tokens::CentrifugoTokens;
+use crate::trusted::TrustedProxies;
 use crate::upstream::Upstream;
 
 /// The proxy built from its configuration.
@@ -128,6 +129,7 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
         registry.clone(),
         routes.clone(),
         config.limits.max_body_bytes,
+        TrustedProxies::new(config.trusted_proxies.clone()),
     );
     let observer = Observer::new(metrics, routes, &config.limits);
     let router = wire(fixed, forwarder, observer, config);

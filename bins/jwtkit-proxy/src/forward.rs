@@ -16,6 +16,7 @@ use tower_http::timeout::TimeoutBody;
 use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ErrorKind};
 use crate::routes::{Prefix, RouteTable};
+use crate::trusted::{self, TrustedProxies};
 use crate::upstream::Upstream;
 
 /// What the prefix routes need on every request.
@@ -23,20 +24,24 @@ pub struct Forwarder {
     registry: Arc<Registry>,
     routes: Arc<RouteTable<ProxyRoute>>,
     max_body_bytes: usize,
+    trusted: TrustedProxies,
 }
 
 impl Forwarder {
     /// Forwards the requests `routes` match, authenticating callers with `registry`;
-    /// `max_body_bytes` is `limits.max_body_bytes` (for the 413 of a body that grows past it).
+    /// `max_body_bytes` is `limits.max_body_bytes` (for the 413 of a body that grows past it);
+    /// the `X-Forwarded-*` headers of peers in `trusted` are kept.
     pub fn new(
         registry: Arc<Registry>,
         routes: Arc<RouteTable<ProxyRoute>>,
         max_body_bytes: usize,
+        trusted: TrustedProxies,
     ) -> Self {
         Self {
             registry,
             routes,
             max_body_bytes,
+            trusted,
         }
     }
 }
@@ -284,21 +289,50 @@ async fn forward(
         .map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
     let mut headers = parts.headers;
-    let host = forwarded_host(&headers, &parts.uri);
+    let trusted = peer.is_some_and(|ip| forwarder.trusted.trusts(ip));
+    // A trusted peer's values are read before the cleaning below (`Connection` may name them).
+    let (proto, host) = if trusted {
+        (
+            trusted::forwarded_proto(&headers, &X_FORWARDED_PROTO),
+            trusted::forwarded_host(&headers, &X_FORWARDED_HOST)
+                .or_else(|| forwarded_host(&headers, &parts.uri)),
+        )
+    } else {
+        (None, forwarded_host(&headers, &parts.uri))
+    };
+    let previous_for = if trusted {
+        let items: Vec<&str> = header_items(&headers, X_FORWARDED_FOR, ',')
+            .filter(|item| !item.is_empty())
+            .collect();
+        (!items.is_empty()).then(|| items.join(", "))
+    } else {
+        None
+    };
     remove_hop_by_hop(&mut headers);
     remove_inbound_identity(&mut headers, &route.inbound, route.access.cookie_names());
     headers.remove(header::HOST);
-    if let Some(ip) = peer {
-        let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(previous) => format!("{previous}, {ip}"),
-            None => ip.to_string(),
-        };
-        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-            headers.insert(X_FORWARDED_FOR, value);
+    // Only a trusted peer's list is continued; anyone else's is replaced by the peer.
+    match (peer, previous_for) {
+        (Some(ip), Some(previous)) => {
+            if let Ok(value) = HeaderValue::from_str(&format!("{previous}, {ip}")) {
+                headers.insert(X_FORWARDED_FOR, value);
+            }
+        }
+        (Some(ip), None) => {
+            if let Ok(value) = HeaderValue::from_str(&ip.to_string()) {
+                headers.insert(X_FORWARDED_FOR, value);
+            }
+        }
+        (None, _) => {
+            headers.remove(X_FORWARDED_FOR);
         }
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    // Always the proxy's own reading: a caller's value never passes, also when there is no host.
+    headers.insert(
+        X_FORWARDED_PROTO,
+        proto.unwrap_or(HeaderValue::from_static("http")),
+    );
+    // The proxy's own reading unless a trusted peer sent a valid one: a caller's value never
+    // passes, also when there is no host.
     match host {
         Some(host) => headers.insert(X_FORWARDED_HOST, host),
         None => headers.remove(X_FORWARDED_HOST),

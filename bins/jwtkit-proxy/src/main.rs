@@ -5,6 +5,18 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = jwtkit_proxy::Cli::parse();
+    if let Some(path) = &cli.check_config {
+        return match jwtkit_proxy::check_config(path) {
+            Ok(line) => {
+                println!("{line}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                std::process::ExitCode::from(1)
+            }
+        };
+    }
     match jwtkit_proxy::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

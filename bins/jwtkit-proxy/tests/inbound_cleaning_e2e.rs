@@ -275,3 +275,64 @@ async fn token_cookies_are_found_and_removed_in_every_spelling() {
     let cookies = upstream_header(&reply, "cookie");
     assert_eq!(cookies, ["a=1; b=2"], "{cookies:?}");
 }
+
+/// The `X-Forwarded-*` values the upstream receives for a caller at 127.0.0.1 that sends its own.
+async fn forwarded_as_seen(top: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (_echo, proxy) = stack(top).await;
+    let token = alice();
+    let reply = get(
+        &proxy,
+        "/t/x",
+        &[
+            &format!("Authorization: Bearer {token}"),
+            "X-Forwarded-For: 203.0.113.7, 10.1.2.3",
+            "X-Forwarded-Proto: https",
+            "X-Forwarded-Host: public.example",
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    (
+        upstream_header(&reply, "x-forwarded-for"),
+        upstream_header(&reply, "x-forwarded-proto"),
+        upstream_header(&reply, "x-forwarded-host"),
+    )
+}
+
+#[tokio::test]
+async fn x_forwarded_headers_of_a_trusted_proxy_are_kept_and_the_peer_appended() {
+    let (xff, proto, host) = forwarded_as_seen("trusted_proxies = [\"127.0.0.1/32\"]\n").await;
+    assert_eq!(xff, ["203.0.113.7, 10.1.2.3, 127.0.0.1"]);
+    assert_eq!(proto, ["https"]);
+    assert_eq!(host, ["public.example"]);
+}
+
+#[tokio::test]
+async fn x_forwarded_headers_of_anyone_else_are_replaced() {
+    for top in ["", "trusted_proxies = [\"10.0.0.0/8\", \"::1/128\"]\n"] {
+        let (xff, proto, host) = forwarded_as_seen(top).await;
+        assert_eq!(xff, ["127.0.0.1"], "{top}");
+        assert_eq!(proto, ["http"], "{top}");
+        assert_eq!(host, ["proxy.test"], "{top}");
+    }
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_s_invalid_proto_or_host_is_replaced() {
+    let (_echo, proxy) = stack("trusted_proxies = [\"127.0.0.1/32\"]\n").await;
+    let token = alice();
+    let reply = get(
+        &proxy,
+        "/t/x",
+        &[
+            &format!("Authorization: Bearer {token}"),
+            "X-Forwarded-Proto: gopher",
+            "X-Forwarded-Host: user@evil.example/path",
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(upstream_header(&reply, "x-forwarded-for"), ["127.0.0.1"]);
+    assert_eq!(upstream_header(&reply, "x-forwarded-proto"), ["http"]);
+    assert_eq!(upstream_header(&reply, "x-forwarded-host"), ["proxy.test"]);
+}

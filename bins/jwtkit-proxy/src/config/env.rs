@@ -193,6 +193,7 @@ impl Config {
             cors_origins: Vec::new(),
             strip_header_prefixes: default_strip_prefixes(),
             keep_underscore_headers: false,
+            trusted_proxies: Vec::new(),
             token_cache_capacity: default_token_cache(),
             issuers,
             upstreams: vec![engine],

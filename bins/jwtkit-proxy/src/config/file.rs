@@ -36,6 +36,10 @@ pub struct Config {
     /// match a strip prefix or an identity header with `_` read as `-` are removed either way.
     #[serde(default)]
     pub keep_underscore_headers: bool,
+    /// Peers whose `X-Forwarded-For`, `-Proto` and `-Host` are kept (load balancers in front of
+    /// the proxy); from anyone else they are replaced. Empty by default: nobody is trusted.
+    #[serde(default, deserialize_with = "de::trusted_proxies")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Verified-token cache size (0 disables it).
     #[serde(default = "default_token_cache")]
     pub token_cache_capacity: usize,

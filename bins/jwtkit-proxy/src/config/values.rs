@@ -84,7 +84,7 @@ impl ValueError {
 }
 
 /// The fields whose values are parsed here.
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "token_from",
     "profile",
     "algorithm",
@@ -92,6 +92,7 @@ const FIELDS: [&str; 7] = [
     "ttl",
     "level",
     "encoding",
+    "trusted_proxies",
 ];
 
 /// The `profile` of minted upstream credentials.
@@ -220,6 +221,26 @@ pub fn cors_origin(text: &str) -> Result<axum::http::HeaderValue, ValueError> {
     axum::http::HeaderValue::from_str(&origin).map_err(|_| invalid("is not a header value"))
 }
 
+/// A `trusted_proxies` entry: a network in CIDR notation (`10.0.0.0/8`, `::1/128`) with no
+/// bits set after its prefix (`10.0.0.1/8` is most likely a typo for another network).
+pub fn trusted_proxy(text: &str) -> Result<ipnet::IpNet, ValueError> {
+    let invalid = |problem: &str| {
+        ValueError::new(
+            "trusted_proxies",
+            text,
+            format!("{text:?} {problem}"),
+            "write a network as 10.0.0.0/8, a single address as 127.0.0.1/32 or ::1/128",
+        )
+    };
+    let net: ipnet::IpNet = text
+        .parse()
+        .map_err(|_| invalid("is not a network in CIDR notation"))?;
+    if net.trunc() != net {
+        return Err(invalid("has address bits set after the prefix length"));
+    }
+    Ok(net)
+}
+
 /// An upstream timeout in whole seconds: at least one (0 would time out every request).
 pub fn timeout_seconds(seconds: u64) -> Result<u64, ValueError> {
     if seconds == 0 {
@@ -329,6 +350,10 @@ pub(super) mod de {
         d: D,
     ) -> Result<Vec<axum::http::HeaderValue>, D::Error> {
         all_parsed(d, cors_origin)
+    }
+
+    pub fn trusted_proxies<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+        all_parsed(d, super::trusted_proxy)
     }
 
     pub fn timeout_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {

@@ -158,6 +158,16 @@ fn a_value_that_does_not_parse_is_an_error_naming_its_key() {
             "log.level",
             "use error, warn, info, debug or trace",
         ),
+        (
+            "trusted_proxies = [\"10.0.0.0/8\", \"10.0.0.1\"]\n".to_owned(),
+            "trusted_proxies[1]",
+            "write a network as 10.0.0.0/8",
+        ),
+        (
+            "trusted_proxies = [\"10.0.0.1/8\"]\n".to_owned(),
+            "trusted_proxies[0]",
+            "write a network as 10.0.0.0/8",
+        ),
     ];
     for (text, key, fix) in cases {
         let err = Config::from_toml(&text).unwrap_err();
@@ -169,6 +179,16 @@ fn a_value_that_does_not_parse_is_an_error_naming_its_key() {
     let err = Config::from_toml("[limits]\nmax_body_byte = 5\n").unwrap_err();
     assert!(err.key.starts_with("at byte"), "{err}");
     assert!(err.problem.contains("unknown field"), "{err}");
+}
+
+#[test]
+fn trusted_proxies_are_cidr_networks() {
+    let net = |text: &str| trusted_proxy(text).map(|n| n.to_string());
+    assert_eq!(net("10.0.0.0/8").unwrap(), "10.0.0.0/8");
+    assert_eq!(net("::1/128").unwrap(), "::1/128");
+    for bad in ["10.0.0.1", "10.0.0.0/33", "10.0.0.1/8", "localhost/32", ""] {
+        assert!(net(bad).is_err(), "{bad}");
+    }
 }
 
 #[test]
