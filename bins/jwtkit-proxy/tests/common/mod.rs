@@ -592,7 +592,13 @@ pub fn run_to_exit(toml: Option<&str>, env: &[(&str, &str)]) -> Exit {
         args.extend(["--config".to_owned(), path.display().to_string()]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut child = proxy_command(&args, env).spawn().expect("spawn");
+    run_args_to_exit(&args, env)
+}
+
+/// Runs the proxy with `args` and waits up to 20 s for it to exit on its own; a proxy still
+/// running then is killed and reported.
+pub fn run_args_to_exit(args: &[&str], env: &[(&str, &str)]) -> Exit {
+    let mut child = proxy_command(args, env).spawn().expect("spawn");
     let stdout = Lines::collect(child.stdout.take().expect("stdout"), None);
     let stderr = Lines::collect(child.stderr.take().expect("stderr"), None);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -604,7 +610,7 @@ pub fn run_to_exit(toml: Option<&str>, env: &[(&str, &str)]) -> Exit {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "the proxy kept running with a configuration it should refuse:\n{}",
+                "the proxy kept running where it should have exited:\n{}",
                 stderr.text()
             );
         }

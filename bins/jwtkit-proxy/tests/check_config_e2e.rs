@@ -1,0 +1,166 @@
+//! `jwtkit-proxy --check-config FILE`: the configuration is checked as a start would check it
+//! (environment overrides, secrets, key files, the built proxy) and the process exits: 0 with
+//! one `ok` line, or 1 naming the key. It never serves, never fetches a JWK Set and never
+//! prints a secret.
+
+mod common;
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+
+use common::*;
+
+const UPSTREAM_AND_ROUTE: &str = r#"
+[[upstreams]]
+name = "engine"
+url = "http://127.0.0.1:9/engine-rest"
+
+[[routes]]
+prefix = "/engine-rest"
+upstream = "engine"
+"#;
+
+/// Writes `toml` to a file and runs `--check-config` on it with `env`; returns the file's path
+/// (as printed) and the outcome.
+fn check(toml: &str, env: &[(&str, &str)]) -> (String, Exit) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("proxy.toml");
+    std::fs::write(&path, toml).expect("write config");
+    let path = path.display().to_string();
+    let exit = run_args_to_exit(&["--check-config", &path], env);
+    assert!(!exit.stderr.contains("panicked"), "{}", exit.stderr);
+    (path, exit)
+}
+
+/// Expects exit code 1 with `key` named on stderr and nothing on stdout.
+fn refused(toml: &str, env: &[(&str, &str)], key: &str) -> Exit {
+    let (_, exit) = check(toml, env);
+    assert_eq!(exit.code, Some(1), "{key}: {exit:?}");
+    assert!(
+        exit.stderr.contains(key),
+        "the message should name {key}:\n{}",
+        exit.stderr
+    );
+    assert!(exit.stdout.is_empty(), "{}", exit.stdout);
+    exit
+}
+
+#[test]
+fn a_valid_file_exits_0_with_one_ok_line_and_never_prints_the_secret() {
+    let toml = format!("{HS_ISSUER_TOML}{UPSTREAM_AND_ROUTE}");
+    let (path, exit) = check(&toml, &[("JWT_SECRET_KEY", HS_SECRET)]);
+    assert_eq!(exit.code, Some(0), "{exit:?}");
+    assert_eq!(
+        exit.stdout,
+        format!("config {path}: ok (1 issuers, 1 routes)")
+    );
+    assert!(!exit.stderr.contains(HS_SECRET), "{}", exit.stderr);
+}
+
+#[test]
+fn problems_exit_1_naming_the_key() {
+    let hs = [("JWT_SECRET_KEY", HS_SECRET)];
+    let with_route = |extra: &str| format!("{HS_ISSUER_TOML}{UPSTREAM_AND_ROUTE}{extra}");
+    // An unknown key.
+    refused(
+        &with_route("[limits]\nmax_body_byte = 5\n"),
+        &hs,
+        "max_body_byte",
+    );
+    // A secret variable that is not set.
+    refused(&with_route(""), &[], "issuers[0].secret");
+    // A key file that cannot be read.
+    refused(
+        &format!(
+            "[[issuers]]\nname = \"k\"\niss = [\"urn:k\"]\npublic_key_file = \"/nonexistent/jwtkit/key.pem\"\n{UPSTREAM_AND_ROUTE}"
+        ),
+        &[],
+        "issuers[0].public_key_file",
+    );
+    // A JSON Pointer that is not one.
+    refused(
+        &with_route("require_claims = { \"/realm_access/~roles\" = \"admin\" }\n"),
+        &hs,
+        r#"routes[0].require_claims."/realm_access/~roles""#,
+    );
+    // A trusted proxy that is not a network.
+    refused(
+        &format!(
+            "trusted_proxies = [\"10.0.0.0/8\", \"10.0.0.1\"]\n{}",
+            with_route("")
+        ),
+        &hs,
+        "trusted_proxies[1]",
+    );
+    // The environment overrides of a start are applied and checked too.
+    refused(
+        &with_route(""),
+        &[("JWT_SECRET_KEY", HS_SECRET), ("JWTKIT_LOG_LEVEL", "loud")],
+        "JWTKIT_LOG_LEVEL",
+    );
+    // A file that does not exist.
+    let exit = run_args_to_exit(&["--check-config", "/nonexistent/jwtkit/proxy.toml"], &[]);
+    assert_eq!(exit.code, Some(1), "{exit:?}");
+    assert!(
+        exit.stderr.contains("/nonexistent/jwtkit/proxy.toml"),
+        "{}",
+        exit.stderr
+    );
+}
+
+#[test]
+fn an_unusable_secret_is_refused_without_being_echoed() {
+    let short = "tiny-secret-XYZ";
+    let exit = refused(
+        &format!("{HS_ISSUER_TOML}{UPSTREAM_AND_ROUTE}"),
+        &[("JWT_SECRET_KEY", short)],
+        "issuers[0].secret",
+    );
+    assert!(!exit.stderr.contains(short), "{}", exit.stderr);
+}
+
+#[test]
+fn the_check_fetches_no_jwks() {
+    // One JWKS URL on a closed port, one on a listener that is never answered: a fetch would
+    // fail for the first and leave a connection waiting on the second.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let watched = listener.local_addr().expect("addr");
+    let closed = closed_port();
+    let toml = format!(
+        r#"
+[[issuers]]
+name = "closed"
+iss = ["https://closed.example"]
+jwks_url = "http://127.0.0.1:{closed}/jwks"
+accept_any_audience = true
+
+[[issuers]]
+name = "watched"
+iss = ["https://watched.example"]
+jwks_url = "http://{watched}/jwks"
+accept_any_audience = true
+{UPSTREAM_AND_ROUTE}"#
+    );
+    let (path, exit) = check(&toml, &[]);
+    assert_eq!(exit.code, Some(0), "{exit:?}");
+    assert_eq!(
+        exit.stdout,
+        format!("config {path}: ok (2 issuers, 1 routes)")
+    );
+    match listener.accept() {
+        Err(err) if err.kind() == ErrorKind::WouldBlock => {}
+        other => panic!("the check connected to the JWKS URL: {other:?}"),
+    }
+}
+
+#[test]
+fn check_config_conflicts_with_dev() {
+    let exit = run_args_to_exit(&["--check-config", "proxy.toml", "--dev"], &[]);
+    assert_eq!(exit.code, Some(2), "{exit:?}");
+    assert!(
+        exit.stderr.contains("cannot be used with"),
+        "{}",
+        exit.stderr
+    );
+}
