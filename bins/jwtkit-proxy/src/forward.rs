@@ -311,22 +311,19 @@ async fn forward(
     remove_hop_by_hop(&mut headers);
     remove_inbound_identity(&mut headers, &route.inbound, route.access.cookie_names());
     headers.remove(header::HOST);
-    // Only a trusted peer's list is continued; anyone else's is replaced by the peer.
-    match (peer, previous_for) {
-        (Some(ip), Some(previous)) => {
-            if let Ok(value) = HeaderValue::from_str(&format!("{previous}, {ip}")) {
-                headers.insert(X_FORWARDED_FOR, value);
-            }
-        }
-        (Some(ip), None) => {
-            if let Ok(value) = HeaderValue::from_str(&ip.to_string()) {
-                headers.insert(X_FORWARDED_FOR, value);
-            }
-        }
-        (None, _) => {
-            headers.remove(X_FORWARDED_FOR);
-        }
-    }
+    // Only a trusted peer's list is continued; anyone else's is replaced by the peer (and
+    // removed when the peer is unknown, as in in-process harnesses).
+    let forwarded_for = peer.and_then(|ip| {
+        let value = match previous_for {
+            Some(previous) => HeaderValue::from_str(&format!("{previous}, {ip}")),
+            None => HeaderValue::from_str(&ip.to_string()),
+        };
+        value.ok()
+    });
+    match forwarded_for {
+        Some(value) => headers.insert(X_FORWARDED_FOR, value),
+        None => headers.remove(X_FORWARDED_FOR),
+    };
     headers.insert(
         X_FORWARDED_PROTO,
         proto.unwrap_or(HeaderValue::from_static("http")),
