@@ -84,7 +84,7 @@ impl ValueError {
 }
 
 /// The fields whose values are parsed here.
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 10] = [
     "token_from",
     "profile",
     "algorithm",
@@ -93,6 +93,8 @@ const FIELDS: [&str; 8] = [
     "level",
     "encoding",
     "trusted_proxies",
+    "cors_origins",
+    "timeout_seconds",
 ];
 
 /// The `profile` of minted upstream credentials.

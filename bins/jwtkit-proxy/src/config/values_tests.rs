@@ -168,6 +168,16 @@ fn a_value_that_does_not_parse_is_an_error_naming_its_key() {
             "trusted_proxies[0]",
             "write a network as 10.0.0.0/8",
         ),
+        (
+            "cors_origins = [\"https://a.example\", \"https://b.example/app\"]\n".to_owned(),
+            "cors_origins[1]",
+            "write origins as https://app.example.com",
+        ),
+        (
+            upstream("{ type = \"none\" }").replace("url = ", "timeout_seconds = 0\nurl = "),
+            "upstreams[0].timeout_seconds",
+            "give the upstream at least 1 second",
+        ),
     ];
     for (text, key, fix) in cases {
         let err = Config::from_toml(&text).unwrap_err();
