@@ -217,14 +217,7 @@ async fn headers_over_max_header_bytes_are_431() {
     reply.assert_error(431, "headers_too_large");
     assert_ne!(engine.last_request().await.path(), "/__test/echo/big");
     // Refused before routing, but counted like every other request.
-    let metrics = client()
-        .get(proxy.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&proxy).await;
     assert!(
         metrics.contains("jwtkit_proxy_requests_total{route=\"/t\",status=\"431\"} 1"),
         "{metrics}"

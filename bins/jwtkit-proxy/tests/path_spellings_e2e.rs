@@ -358,14 +358,7 @@ upstream = "engine"
     let reply = send(&proxy, "/api/processes;x=1", &token).await;
     assert_eq!(reply.json()["error"], "invalid_path", "{}", reply.text());
 
-    let metrics = client()
-        .get(proxy.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = metrics_text(&proxy).await;
     let count = |route: &str| -> u64 {
         metrics
             .lines()

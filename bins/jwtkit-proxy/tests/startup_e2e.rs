@@ -10,19 +10,6 @@ use common::*;
 use jwtkit_testsupport::Idp;
 use serde_json::json;
 
-/// Runs with `toml` (plus `JWT_SECRET_KEY`) and expects exit code 1 and `key` in stderr.
-fn refused(toml: Option<&str>, env: &[(&str, &str)], key: &str) -> Exit {
-    let exit = run_to_exit(toml, env);
-    assert_eq!(exit.code, Some(1), "{key}: {exit:?}");
-    assert!(
-        exit.stderr.contains(key),
-        "the message should name {key}:\n{}",
-        exit.stderr
-    );
-    assert!(!exit.stderr.contains("panicked"), "{}", exit.stderr);
-    exit
-}
-
 const UPSTREAM: &str = r#"
 [[upstreams]]
 name = "engine"

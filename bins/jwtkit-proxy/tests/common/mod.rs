@@ -581,6 +581,36 @@ pub struct Exit {
     pub stderr: String,
 }
 
+/// Asserts that a start was refused: exit code 1, `key` named on stderr, no panic.
+pub fn assert_refused(exit: &Exit, key: &str) {
+    assert_eq!(exit.code, Some(1), "{key}: {exit:?}");
+    assert!(
+        exit.stderr.contains(key),
+        "the message should name {key}:\n{}",
+        exit.stderr
+    );
+    assert!(!exit.stderr.contains("panicked"), "{}", exit.stderr);
+}
+
+/// Runs the proxy with `toml` and `env` and expects it to refuse the configuration, naming `key`.
+pub fn refused(toml: Option<&str>, env: &[(&str, &str)], key: &str) -> Exit {
+    let exit = run_to_exit(toml, env);
+    assert_refused(&exit, key);
+    exit
+}
+
+/// The proxy's `/metrics` text.
+pub async fn metrics_text(proxy: &Proxy) -> String {
+    client()
+        .get(proxy.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
 /// Runs the proxy with a TOML configuration (or none when `toml` is `None`) and waits up to
 /// 20 s for it to exit on its own; a proxy still running then is killed and reported.
 pub fn run_to_exit(toml: Option<&str>, env: &[(&str, &str)]) -> Exit {
