@@ -60,8 +60,6 @@ pub struct Caller {
     pub token: Validated,
     /// The raw bearer token (for passthrough upstreams).
     pub raw: Arc<str>,
-    /// Where it came from (a cookie or query token is removed before forwarding).
-    pub source: TokenSource,
 }
 
 // Not derived: a derived Debug would print the whole bearer token (`raw`), which is a usable
@@ -71,7 +69,6 @@ impl std::fmt::Debug for Caller {
         f.debug_struct("Caller")
             .field("token", &self.token)
             .field("raw", &format_args!("<redacted, {} bytes>", self.raw.len()))
-            .field("source", &self.source)
             .finish()
     }
 }
@@ -129,18 +126,13 @@ impl Access {
         })
     }
 
-    fn find_token<'r>(
-        &self,
-        headers: &'r HeaderMap,
-        uri: &'r Uri,
-    ) -> Option<(Cow<'r, str>, TokenSource)> {
-        self.sources.iter().find_map(|source| {
-            let token = match source {
-                TokenSource::Header => extract::bearer(headers).map(Cow::Borrowed),
-                TokenSource::Cookie(name) => extract::cookie(headers, name).map(Cow::Borrowed),
-                TokenSource::Query(name) => extract::query_param(uri.query()?, name),
-            }?;
-            Some((token, source.clone()))
+    /// The token from the first configured place that has one. (Every configured cookie and
+    /// query parameter is removed before forwarding, whichever place the token came from.)
+    fn find_token<'r>(&self, headers: &'r HeaderMap, uri: &'r Uri) -> Option<Cow<'r, str>> {
+        self.sources.iter().find_map(|source| match source {
+            TokenSource::Header => extract::bearer(headers).map(Cow::Borrowed),
+            TokenSource::Cookie(name) => extract::cookie(headers, name).map(Cow::Borrowed),
+            TokenSource::Query(name) => extract::query_param(uri.query()?, name),
         })
     }
 
@@ -154,7 +146,7 @@ impl Access {
         headers: &HeaderMap,
         uri: &Uri,
     ) -> Result<Caller, ApiError> {
-        let (raw, source) = self
+        let raw = self
             .find_token(headers, uri)
             .ok_or_else(ApiError::missing_token)?;
         let token = registry
@@ -164,7 +156,6 @@ impl Access {
         let caller = Caller {
             token,
             raw: Arc::from(raw.as_ref()),
-            source,
         };
         self.authorize(&caller, method, uri, headers)?;
         Ok(caller)
@@ -218,25 +209,14 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, "Bearer h".parse().unwrap());
         let uri: Uri = "/x?y=1".parse().unwrap();
-        let found = |headers: &HeaderMap, uri: &Uri| {
-            access
-                .find_token(headers, uri)
-                .map(|(token, source)| (token.into_owned(), source))
-        };
-        assert_eq!(
-            found(&headers, &uri),
-            Some(("h".into(), TokenSource::Header))
-        );
+        // Each place holds a different token, so the token says which place was read.
+        let found =
+            |headers: &HeaderMap, uri: &Uri| access.find_token(headers, uri).map(Cow::into_owned);
+        assert_eq!(found(&headers, &uri).as_deref(), Some("h"));
         headers.insert(header::COOKIE, "a=1; __session = c ".parse().unwrap());
-        assert_eq!(
-            found(&headers, &uri),
-            Some(("c".into(), TokenSource::Cookie("__session".into())))
-        );
+        assert_eq!(found(&headers, &uri).as_deref(), Some("c"));
         let uri: Uri = "/x?y=1&access%5Ftoken=a%2Eb".parse().unwrap();
-        assert_eq!(
-            found(&headers, &uri),
-            Some(("a.b".into(), TokenSource::Query("access_token".into())))
-        );
+        assert_eq!(found(&headers, &uri).as_deref(), Some("a.b"));
         assert_eq!(access.cookie_names().collect::<Vec<_>>(), ["__session"]);
         assert_eq!(access.query_names().collect::<Vec<_>>(), ["access_token"]);
     }

@@ -645,7 +645,6 @@ async fn debug_output_of_an_authenticated_caller_holds_no_token() {
     let caller = jwtkit_proxy::auth::Caller {
         token: validated,
         raw: token.as_str().into(),
-        source: jwtkit_proxy::auth::TokenSource::Header,
     };
     let shown = format!("{caller:?} {caller:#?}");
     assert!(
