@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::TrustRoots;
+
 /// Where to fetch a JWK Set from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -49,12 +51,15 @@ pub struct JwksConfig {
     pub request_timeout: Duration,
     /// Largest accepted response body.
     pub max_response_bytes: usize,
+    /// The certificate authorities trusted for https fetches (JWKS and discovery): the system's
+    /// by default, or with a private CA added or alone ([`TrustRoots`]).
+    pub trust: TrustRoots,
 }
 
 impl JwksConfig {
     /// Defaults for a source: 5 min lifetime (30 s..24 h from Cache-Control), 30 s unknown-kid
     /// cooldown, 5 s retry back-off, 1 h max staleness, 2 s connect and 5 s request timeouts,
-    /// 1 MiB body cap, refresh at 80% of the lifetime, rediscovery hourly.
+    /// 1 MiB body cap, refresh at 80% of the lifetime, rediscovery hourly, the system's CA roots.
     pub fn new(source: Source) -> Self {
         Self {
             source,
@@ -69,6 +74,7 @@ impl JwksConfig {
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(5),
             max_response_bytes: 1024 * 1024,
+            trust: TrustRoots::System,
         }
     }
 
@@ -83,6 +89,22 @@ impl JwksConfig {
             url: url.into(),
             expected_issuer,
         })
+    }
+
+    /// These settings trusting `trust` for https fetches.
+    ///
+    /// ```no_run
+    /// use jwtkit_jwks::{CaMode, JwksCache, JwksConfig, TrustRoots};
+    ///
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let trust = TrustRoots::from_pem_file("/etc/jwtkit/internal-ca.pem", CaMode::Add)?;
+    /// let cache = JwksCache::new(
+    ///     JwksConfig::discovery("https://keycloak.internal/realms/x", None).with_trust(trust),
+    /// )?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_trust(self, trust: TrustRoots) -> Self {
+        Self { trust, ..self }
     }
 
     /// The key-set lifetime for a `Cache-Control` header value, clamped to the bounds.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use jwtkit_keys::{KeySetOrigin, ParsedKeySet, parse_key_set_from};
 use serde::Deserialize;
 
-use crate::{JwksConfig, JwksError};
+use crate::{JwksConfig, JwksError, TrustRoots};
 
 /// A fetched, parsed key set and the lifetime its response allows.
 pub(crate) struct Fetched {
@@ -14,16 +14,35 @@ pub(crate) struct Fetched {
 }
 
 pub(crate) fn client(config: &JwksConfig) -> Result<reqwest::Client, JwksError> {
-    reqwest::Client::builder()
+    let setup_error = |reason: String| JwksError::Http {
+        url: String::new(),
+        reason,
+    };
+    let builder = reqwest::Client::builder();
+    let builder = match &config.trust {
+        TrustRoots::System => builder,
+        TrustRoots::SystemAnd(ca) => builder.tls_certs_merge(certificates(ca)?),
+        TrustRoots::Only(ca) => builder.tls_certs_only(certificates(ca)?),
+    };
+    builder
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)
         // Keys come from where they are configured, never from where a redirect points.
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("jwtkit-jwks/", env!("CARGO_PKG_VERSION")))
         .build()
+        .map_err(|err| setup_error(format!("TLS client set-up failed: {}", without_url(&err))))
+}
+
+/// The certificates of a CA file as reqwest wants them.
+fn certificates(ca: &crate::CaCertificates) -> Result<Vec<reqwest::Certificate>, JwksError> {
+    ca.certificates()
+        .iter()
+        .map(|der| reqwest::Certificate::from_der(der))
+        .collect::<Result<_, _>>()
         .map_err(|err| JwksError::Http {
             url: String::new(),
-            reason: err.to_string(),
+            reason: format!("CA file {}: {}", ca.origin().display(), without_url(&err)),
         })
 }
 

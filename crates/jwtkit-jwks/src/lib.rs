@@ -15,6 +15,8 @@
 //!   fetch it backs off instead of making every request wait on a down IdP;
 //! - discovers `jwks_uri` through OIDC discovery when configured, checking the document's
 //!   `issuer`, with the fetch URL decoupled from the accepted issuer string;
+//! - trusts the system's certificate authorities, or a private CA added to them or alone
+//!   ([`TrustRoots`], [`JwksConfig::with_trust`]) for an IdP behind an internal CA;
 //! - parses tolerantly: unusable keys are skipped with a diagnostic, never failing the set.
 //!
 //! ```no_run
@@ -34,7 +36,9 @@ mod cache;
 mod config;
 mod error;
 mod fetch;
+mod trust;
 
 pub use cache::{JwksCache, JwksStats, KeySetSnapshot};
 pub use config::{JwksConfig, Source};
 pub use error::JwksError;
+pub use trust::{CaCertificates, CaMode, TrustError, TrustRoots};

@@ -1,14 +1,15 @@
 //! A JWK Set served over HTTP on 127.0.0.1 by the test process itself, for tests that need to
 //! change what is served (remove a key, publish an `oct` key, fail) and count the fetches on the
 //! server side. No Node, no subprocess: it runs as a task on the test's tokio runtime and stops
-//! when the [`JwksServer`] is dropped or the runtime ends.
+//! when the [`JwksServer`] is dropped or the runtime ends. [`JwksServer::start_tls`] serves the
+//! same over https with a certificate of the test's own CA ([`crate::tls`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 struct Served {
@@ -17,13 +18,16 @@ struct Served {
     cache_control: Option<String>,
     delay: Duration,
     requests: u64,
+    /// The discovery document served at `/.well-known/openid-configuration`, if any.
+    discovery: Option<String>,
 }
 
-/// A JWKS endpoint: every GET (any path) answers the current document, status and
+/// A JWKS endpoint: every GET (any path but the discovery document's, once
+/// [`JwksServer::set_discovery_issuer`] is called) answers the current document, status and
 /// `Cache-Control`, after the current delay, and is counted.
 pub struct JwksServer {
     served: Arc<Mutex<Served>>,
-    /// `http://127.0.0.1:PORT/jwks`.
+    /// `http://127.0.0.1:PORT/jwks` (`https://` from [`JwksServer::start_tls`]).
     pub url: String,
     task: JoinHandle<()>,
 }
@@ -35,6 +39,17 @@ fn lock(served: &Mutex<Served>) -> std::sync::MutexGuard<'_, Served> {
 impl JwksServer {
     /// Serves `document` with status 200 and no `Cache-Control`. Needs a tokio runtime.
     pub async fn start(document: &Value) -> Self {
+        Self::serve(document, None).await
+    }
+
+    /// Serves `document` over TLS with `config` (a [`crate::tls::Leaf::server_config`]); a client
+    /// that fails the handshake gets no answer and is not counted.
+    pub async fn start_tls(document: &Value, config: Arc<rustls::ServerConfig>) -> Self {
+        Self::serve(document, Some(tokio_rustls::TlsAcceptor::from(config))).await
+    }
+
+    async fn serve(document: &Value, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
@@ -45,18 +60,30 @@ impl JwksServer {
             cache_control: None,
             delay: Duration::ZERO,
             requests: 0,
+            discovery: None,
         }));
         let task = tokio::spawn({
             let served = served.clone();
             async move {
                 while let Ok((stream, _)) = listener.accept().await {
-                    tokio::spawn(answer(stream, served.clone()));
+                    let served = served.clone();
+                    match &tls {
+                        None => drop(tokio::spawn(answer(stream, served))),
+                        Some(acceptor) => {
+                            let accept = acceptor.accept(stream);
+                            tokio::spawn(async move {
+                                if let Ok(stream) = accept.await {
+                                    answer(stream, served).await;
+                                }
+                            });
+                        }
+                    }
                 }
             }
         });
         Self {
             served,
-            url: format!("http://127.0.0.1:{port}/jwks"),
+            url: format!("{scheme}://127.0.0.1:{port}/jwks"),
             task,
         }
     }
@@ -81,6 +108,18 @@ impl JwksServer {
         lock(&self.served).delay = delay;
     }
 
+    /// Also serves an OpenID discovery document declaring `issuer` and this server's JWKS URL at
+    /// `/.well-known/openid-configuration` (any prefix).
+    pub fn set_discovery_issuer(&self, issuer: &str) {
+        let document = serde_json::json!({ "issuer": issuer, "jwks_uri": self.url });
+        lock(&self.served).discovery = Some(document.to_string());
+    }
+
+    /// The URL discovery starts from: the server's root.
+    pub fn base_url(&self) -> &str {
+        self.url.trim_end_matches("/jwks")
+    }
+
     /// Requests received so far (counted when the request has been read, before the delay).
     pub fn requests(&self) -> u64 {
         lock(&self.served).requests
@@ -93,7 +132,7 @@ impl Drop for JwksServer {
     }
 }
 
-async fn answer(mut stream: TcpStream, served: Arc<Mutex<Served>>) {
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, served: Arc<Mutex<Served>>) {
     // One request per connection (`Connection: close`): read up to the end of the head.
     let mut head = Vec::new();
     let mut buffer = [0u8; 1024];
@@ -106,11 +145,20 @@ async fn answer(mut stream: TcpStream, served: Arc<Mutex<Served>>) {
             return;
         }
     }
+    let target = head
+        .split(|b| *b == b' ')
+        .nth(1)
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+        .unwrap_or_default();
     let (body, status, cache_control, delay) = {
         let mut served = lock(&served);
         served.requests += 1;
+        let discovery = served
+            .discovery
+            .clone()
+            .filter(|_| target.ends_with("/.well-known/openid-configuration"));
         (
-            served.body.clone(),
+            discovery.unwrap_or_else(|| served.body.clone()),
             served.status,
             served.cache_control.clone(),
             served.delay,

@@ -9,6 +9,7 @@
 pub mod attacks;
 pub mod jwks_server;
 pub mod leaks;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
