@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[cfg(feature = "jwks")]
-use jwtkit_jwks::{JwksCache, JwksConfig, JwksError, Source};
+use jwtkit_jwks::{CaMode, JwksCache, JwksConfig, JwksError, Source, TrustError, TrustRoots};
 use jwtkit_keys::{Algorithm, KeyError, VerifyingKey};
 use jwtkit_secret::Secret;
 
@@ -90,6 +90,25 @@ pub enum IssuerConfigError {
         /// What failed.
         #[source]
         source: JwksError,
+    },
+    /// The CA file could not be read (feature `jwks`).
+    #[cfg(feature = "jwks")]
+    #[error("issuer {issuer:?}: {source}")]
+    Trust {
+        /// The issuer's name.
+        issuer: String,
+        /// What is wrong with the file.
+        #[source]
+        source: TrustError,
+    },
+    /// Trusted CAs were given to an issuer whose keys are not fetched (feature `jwks`).
+    #[cfg(feature = "jwks")]
+    #[error(
+        "issuer {issuer:?}: a CA file applies to JWKS and discovery fetches, and this issuer's keys are static"
+    )]
+    TrustWithoutFetch {
+        /// The issuer's name.
+        issuer: String,
     },
 }
 
@@ -245,6 +264,52 @@ impl IssuerConfig {
         }
     }
 
+    /// Fetches this issuer's discovery document and key set trusting `trust` (feature `jwks`):
+    /// for an IdP whose https certificate a private CA signed. Fails on an issuer with static
+    /// keys, or when the HTTP client cannot be built.
+    #[cfg(feature = "jwks")]
+    pub fn trust(self, trust: TrustRoots) -> Result<Self, IssuerConfigError> {
+        let KeySource::Jwks(cache) = &self.keys else {
+            return Err(IssuerConfigError::TrustWithoutFetch { issuer: self.name });
+        };
+        match JwksCache::new(cache.config().clone().with_trust(trust)) {
+            Ok(cache) => Ok(Self {
+                keys: KeySource::Jwks(cache),
+                ..self
+            }),
+            Err(source) => Err(IssuerConfigError::Jwks {
+                issuer: self.name,
+                source,
+            }),
+        }
+    }
+
+    /// Trusts the CA certificates of the PEM file at `path` for this issuer's fetches, added to
+    /// the system's roots ([`CaMode::Add`]) or instead of them ([`CaMode::Replace`]) (feature
+    /// `jwks`). The file is read now; an unreadable file, or one without a certificate, fails
+    /// naming the path.
+    ///
+    /// ```
+    /// use jwtkit_verify::{CaMode, IssuerConfig, IssuerConfigError};
+    ///
+    /// let err = IssuerConfig::discovery("keycloak", "https://keycloak.internal/realms/x")?
+    ///     .ca_file("/nonexistent/internal-ca.pem", CaMode::Add)
+    ///     .unwrap_err();
+    /// assert!(matches!(err, IssuerConfigError::Trust { .. }));
+    /// assert!(err.to_string().contains("/nonexistent/internal-ca.pem"), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "jwks")]
+    pub fn ca_file(self, path: impl AsRef<Path>, mode: CaMode) -> Result<Self, IssuerConfigError> {
+        match TrustRoots::from_pem_file(path, mode) {
+            Ok(trust) => self.trust(trust),
+            Err(source) => Err(IssuerConfigError::Trust {
+                issuer: self.name,
+                source,
+            }),
+        }
+    }
+
     /// Accepts tokens whose `iss` is `iss`; call again for aliases. On an
     /// `IssuerConfig::discovery` issuer the first call replaces the default (the discovery
     /// URL), also as the `issuer` the discovery document must declare.
@@ -325,5 +390,50 @@ impl IssuerConfig {
     pub fn required_claim(mut self, claim: impl Into<String>) -> Self {
         self.policy = self.policy.required_claim(claim);
         self
+    }
+}
+
+#[cfg(all(test, feature = "jwks"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_applies_to_fetched_keys_only_and_survives_iss() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        let ca = jwtkit_testsupport::tls::TestCa::new("verify test CA");
+        std::fs::write(&path, &ca.cert_pem).unwrap();
+
+        let secret = Secret::generate(32).unwrap();
+        let err = IssuerConfig::hmac("api", &secret)
+            .unwrap()
+            .ca_file(&path, CaMode::Add)
+            .unwrap_err();
+        assert!(
+            matches!(&err, IssuerConfigError::TrustWithoutFetch { issuer } if issuer == "api"),
+            "{err}"
+        );
+
+        // Set before `.iss`, which rebuilds a discovery issuer's cache: the trust stays.
+        let config = IssuerConfig::discovery("kc", "https://kc.internal/realms/x")
+            .unwrap()
+            .ca_file(&path, CaMode::Replace)
+            .unwrap()
+            .iss("https://sso.example/realms/x");
+        let KeySource::Jwks(cache) = &config.keys else {
+            panic!("not a JWKS issuer");
+        };
+        assert_eq!(cache.config().trust.mode(), Some(CaMode::Replace));
+        assert_eq!(config.issuers, ["https://sso.example/realms/x"]);
+
+        std::fs::write(&path, "no certificate here").unwrap();
+        let err = IssuerConfig::jwks_url("kc", "https://kc.internal/certs")
+            .unwrap()
+            .ca_file(&path, CaMode::Add)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("holds no PEM CERTIFICATE block"),
+            "{err}"
+        );
     }
 }

@@ -33,7 +33,8 @@
 //!
 //! A [`Registry`] holds several issuers, each an [`IssuerConfig`] (`IssuerConfig::hmac`,
 //! `public_key_file`, `jwks_url`, `discovery`, then builder methods such as `.iss(..)` and
-//! `.audience(..)`), and routes each token to the one its `iss` names.
+//! `.audience(..)`, and `.ca_file(..)` for an IdP behind a private CA), and routes each token to
+//! the one its `iss` names.
 //!
 //! [`Requirements`] say what the caller of a validated token may do: claim values at JSON
 //! Pointer paths (Keycloak roles, Auth0 permissions), OAuth scopes and, with the `cel` feature,
@@ -77,7 +78,10 @@ pub use error::VerifyError;
 pub use issuer::{IssuerConfig, IssuerConfigError, KeySource};
 pub use jws::Header;
 #[cfg(feature = "jwks")]
-pub use jwtkit_jwks::{JwksCache, JwksConfig, JwksError, JwksStats, Source as JwksSource};
+pub use jwtkit_jwks::{
+    CaCertificates, CaMode, JwksCache, JwksConfig, JwksError, JwksStats, Source as JwksSource,
+    TrustError, TrustRoots,
+};
 /// Current Unix time in seconds: the one clock of jwtkit, shared with minting.
 pub use jwtkit_keys::now;
 pub use policy::{DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_TOKEN_BYTES, Policy};

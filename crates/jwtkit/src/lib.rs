@@ -88,6 +88,10 @@
 //! # }
 //! ```
 //!
+//! An IdP behind a private CA (an internal Keycloak): `.ca_file(path, CaMode::Add)` on the
+//! issuer trusts that CA's certificates for its discovery and JWKS fetches, added to the
+//! system's roots (`CaMode::Replace`: instead of them); see `jwks::TrustRoots`.
+//!
 //! Example: `examples/verify_jwks.rs`. Cache lifetimes, timeouts and the outage behaviour are
 //! in the workspace's `docs/ISSUERS.md`.
 //!
@@ -307,12 +311,16 @@ pub use jwtkit_verify::{
 pub mod jwks {
     //! Key sets fetched over HTTP (feature `jwks`): the settings behind
     //! [`IssuerConfig::jwks_url`] and [`IssuerConfig::discovery`], for an issuer built with
-    //! [`IssuerConfig::new`] and [`KeySource::Jwks`].
+    //! [`IssuerConfig::new`] and [`KeySource::Jwks`], and the certificate authorities their
+    //! https fetches trust ([`TrustRoots`], [`CaMode`]; [`IssuerConfig::ca_file`]).
 
     #[cfg(doc)]
     use crate::{IssuerConfig, KeySource};
     #[doc(inline)]
-    pub use jwtkit_verify::{JwksCache, JwksConfig, JwksError, JwksSource, JwksStats};
+    pub use jwtkit_verify::{
+        CaCertificates, CaMode, JwksCache, JwksConfig, JwksError, JwksSource, JwksStats,
+        TrustError, TrustRoots,
+    };
 }
 
 #[cfg(feature = "mint")]
