@@ -15,7 +15,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::Access;
 use crate::camunda::CamundaFacade;
-use crate::client::UpstreamClient;
+use crate::client::{ClientOptions, UpstreamClient};
 use crate::config::issuers::{MintingKey, caller_keys, issuer_config, refuse_shared_hmac_keys};
 use crate::config::{Config, ConfigError, UpstreamAuth, secret_origin};
 use crate::forward::{Forwarder, InboundHeaders, ProxyRoute};
@@ -25,6 +25,7 @@ use crate::routes::{Prefix, RouteTable};
 use crate::tokens::CentrifugoTokens;
 use crate::trusted::TrustedProxies;
 use crate::upstream::Upstream;
+use crate::upstream::tls::upstream_tls;
 
 /// The proxy built from its configuration.
 pub struct App {
@@ -69,12 +70,27 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
     }
     let registry = Arc::new(registry);
     let metrics = Arc::new(Metrics::new(registry.clone()));
-    let client = UpstreamClient::new(Duration::from_secs(5))
+    let options = ClientOptions::new(Duration::from_secs(5));
+    let shared_client = UpstreamClient::new(options.clone())
         .map_err(|e| ConfigError::new("upstreams", e, "check the system's CA certificates"))?;
     let mut upstreams = HashMap::new();
     let mut minting = Vec::new();
     for (index, section) in config.upstreams.iter().enumerate() {
-        let upstream = Upstream::from_config(index, section, client.clone(), metrics.clone())?;
+        // Upstreams with TLS settings of their own get their own pool.
+        let client = match upstream_tls(index, section)? {
+            None => shared_client.clone(),
+            Some(tls) => {
+                tracing::info!(upstream = %section.name, tls = %tls.summary, "upstream TLS configured");
+                UpstreamClient::new(ClientOptions {
+                    tls: Some(tls.config),
+                    ..options.clone()
+                })
+                .map_err(|e| {
+                    ConfigError::new(format!("upstreams[{index}]"), e, "check its TLS settings")
+                })?
+            }
+        };
+        let upstream = Upstream::from_config(index, section, client, metrics.clone())?;
         if let (UpstreamAuth::Mint(mint), Some(secret)) = (&section.auth, upstream.minting_secret())
         {
             minting.push(MintingKey {

@@ -14,7 +14,28 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-/// A pooled client shared by all upstreams.
+/// How an [`UpstreamClient`] connects.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// TLS toward https upstreams ([`crate::upstream::tls`]); `None`: the system's CA roots and
+    /// no client certificate.
+    pub tls: Option<rustls::ClientConfig>,
+}
+
+impl ClientOptions {
+    /// Plain defaults: this connect timeout, the system's CA roots, no client certificate.
+    pub fn new(connect_timeout: Duration) -> Self {
+        Self {
+            connect_timeout,
+            tls: None,
+        }
+    }
+}
+
+/// A pooled client: one shared by the upstreams with default TLS settings, and one for each
+/// upstream with its own.
 #[derive(Clone)]
 pub struct UpstreamClient {
     inner: Client<HttpsConnector<HttpConnector>, Body>,
@@ -31,17 +52,18 @@ pub enum SendError {
 
 impl UpstreamClient {
     /// Builds the client; fails only when the platform's TLS roots cannot be read.
-    pub fn new(connect_timeout: Duration) -> Result<Self, String> {
+    pub fn new(options: ClientOptions) -> Result<Self, String> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(connect_timeout));
-        let connector = HttpsConnectorBuilder::new()
-            .try_with_platform_verifier()
-            .map_err(|e| format!("TLS set-up failed: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        http.set_connect_timeout(Some(options.connect_timeout));
+        let tls = match options.tls {
+            Some(config) => HttpsConnectorBuilder::new().with_tls_config(config),
+            None => HttpsConnectorBuilder::new()
+                .try_with_platform_verifier()
+                .map_err(|e| format!("TLS set-up failed: {e}"))?,
+        };
+        let connector = tls.https_or_http().enable_http1().wrap_connector(http);
         let inner = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);

@@ -80,6 +80,17 @@ impl Config {
                     "set one of jwks_url, discovery_url, jwks_file, public_key_file, secret",
                 ));
             }
+            if issuer.ca_file.is_some()
+                && issuer.jwks_url.is_none()
+                && issuer.discovery_url.is_none()
+            {
+                return Err(ConfigError::new(
+                    format!("{key}.ca_file"),
+                    "applies to JWKS and discovery fetches, and this issuer's keys are not fetched",
+                    "remove ca_file, or use jwks_url or discovery_url",
+                ));
+            }
+            refuse_mode_without_file(&key, issuer.ca_file.is_some(), issuer.ca_mode.is_some())?;
             if issuer.accept_any_audience && !issuer.audiences.is_empty() {
                 return Err(ConfigError::new(
                     format!("{key}.accept_any_audience"),
@@ -165,8 +176,53 @@ impl Config {
                     "write it like http://engine:8080/engine-rest",
                 ));
             }
+            check_upstream_tls(&format!("upstreams[{i}]"), upstream)?;
         }
         Ok(())
+    }
+}
+
+/// `ca_mode` says how `ca_file` is used: alone it means nothing, and is refused.
+fn refuse_mode_without_file(key: &str, file: bool, mode: bool) -> Result<(), ConfigError> {
+    if mode && !file {
+        return Err(ConfigError::new(
+            format!("{key}.ca_mode"),
+            "is set without ca_file",
+            "add ca_file, or remove ca_mode",
+        ));
+    }
+    Ok(())
+}
+
+/// An upstream's TLS keys: for an https URL only, a client certificate with its key.
+fn check_upstream_tls(key: &str, upstream: &super::UpstreamSection) -> Result<(), ConfigError> {
+    let set = [
+        ("ca_file", upstream.ca_file.is_some()),
+        ("client_cert_file", upstream.client_cert_file.is_some()),
+        ("client_key_file", upstream.client_key_file.is_some()),
+    ];
+    if let Some((name, _)) = set.iter().find(|(_, is_set)| *is_set)
+        && !upstream.url.starts_with("https://")
+    {
+        return Err(ConfigError::new(
+            format!("{key}.{name}"),
+            format!("applies to TLS, and url {:?} is not https://", upstream.url),
+            "use an https:// url, or remove it",
+        ));
+    }
+    refuse_mode_without_file(key, upstream.ca_file.is_some(), upstream.ca_mode.is_some())?;
+    match (&upstream.client_cert_file, &upstream.client_key_file) {
+        (Some(_), None) => Err(ConfigError::new(
+            format!("{key}.client_key_file"),
+            "is missing, and client_cert_file is set",
+            "give both client_cert_file and client_key_file (PEM), or neither",
+        )),
+        (None, Some(_)) => Err(ConfigError::new(
+            format!("{key}.client_cert_file"),
+            "is missing, and client_key_file is set",
+            "give both client_cert_file and client_key_file (PEM), or neither",
+        )),
+        _ => Ok(()),
     }
 }
 

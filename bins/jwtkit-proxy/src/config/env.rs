@@ -1,8 +1,6 @@
 //! Environment mode (no `--config`): the FastAPI proxy's variables translated into a
 //! [`Config`], and the variables that override a configuration file.
 
-use std::collections::BTreeMap;
-
 use jwtkit_keys::Algorithm;
 
 use super::file::{
@@ -164,7 +162,7 @@ impl Config {
             url: env("ENGINE_URL").unwrap_or_else(|| "http://localhost:8080/engine-rest".into()),
             timeout_seconds,
             auth,
-            identity_headers: BTreeMap::new(),
+            ..UpstreamSection::default()
         };
         let centrifugo = env("CENTRIFUGO_HMAC_SECRET").map(|_| CentrifugoSection {
             secret: SecretRef {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use jwtkit_jwks::CaMode;
 use jwtkit_keys::Algorithm;
 use serde::Deserialize;
 
@@ -174,6 +175,12 @@ pub struct IssuerSection {
     pub allow_missing_iss: bool,
     /// Seconds past their lifetime that fetched keys keep working during an IdP outage.
     pub max_stale_seconds: Option<u64>,
+    /// PEM CA certificates trusted for the https JWKS and discovery fetches (an IdP behind a
+    /// private CA); with `jwks_url` or `discovery_url` only.
+    pub ca_file: Option<PathBuf>,
+    /// How `ca_file` combines with the system's roots: `add` (default) or `replace`.
+    #[serde(default, deserialize_with = "de::ca_mode")]
+    pub ca_mode: Option<CaMode>,
 }
 
 /// One upstream service.
@@ -193,10 +200,37 @@ pub struct UpstreamSection {
     /// Headers set from the caller's claims: header name -> claim name.
     #[serde(default)]
     pub identity_headers: BTreeMap<String, String>,
+    /// PEM CA certificates trusted for this (https) upstream.
+    pub ca_file: Option<PathBuf>,
+    /// How `ca_file` combines with the system's roots: `add` (default) or `replace`.
+    #[serde(default, deserialize_with = "de::ca_mode")]
+    pub ca_mode: Option<CaMode>,
+    /// PEM certificate (chain) the proxy presents to this upstream (mTLS); with `client_key_file`.
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM private key of `client_cert_file`.
+    pub client_key_file: Option<PathBuf>,
 }
 
 pub(super) fn default_timeout() -> u64 {
     30
+}
+
+impl Default for UpstreamSection {
+    /// No name or URL; the file's defaults for the rest (30 s timeout, no credentials, no TLS
+    /// settings), for sections built in code (environment mode, `--dev`).
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            url: String::new(),
+            timeout_seconds: default_timeout(),
+            auth: UpstreamAuth::default(),
+            identity_headers: BTreeMap::new(),
+            ca_file: None,
+            ca_mode: None,
+            client_cert_file: None,
+            client_key_file: None,
+        }
+    }
 }
 
 /// Credentials the proxy presents upstream in place of the caller's token.

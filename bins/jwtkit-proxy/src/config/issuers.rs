@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jwtkit_keys::{Algorithm, SigningKey, VerifyingKey};
 use jwtkit_secret::{Secret, SecretEncoding};
-use jwtkit_verify::{IssuerConfig, JwksCache, JwksConfig, KeySource, Policy};
+use jwtkit_verify::{CaMode, IssuerConfig, JwksCache, JwksConfig, KeySource, Policy, TrustRoots};
 
 use super::{Config, ConfigError, IssuerSection, SecretRef, load_secret, secret_origin};
 
@@ -28,6 +28,17 @@ pub fn issuer_config(index: usize, section: &IssuerSection) -> Result<IssuerConf
         let mut config = config;
         if let Some(seconds) = section.max_stale_seconds {
             config.max_stale = Duration::from_secs(seconds);
+        }
+        if let Some(path) = &section.ca_file {
+            let trust = trust_roots(&format!("{key}.ca_file"), path, section.ca_mode)?;
+            tracing::info!(
+                issuer = %section.name,
+                ca_file = %path.display(),
+                ca_mode = ?section.ca_mode.unwrap_or_default(),
+                certificates = trust.certificates().map_or(0, |c| c.certificates().len()),
+                "issuer CA file loaded"
+            );
+            config.trust = trust;
         }
         JwksCache::new(config)
             .map(KeySource::Jwks)
@@ -107,6 +118,22 @@ pub fn issuer_config(index: usize, section: &IssuerSection) -> Result<IssuerConf
             allow_missing_iss: section.allow_missing_iss,
             ..Policy::default()
         },
+    })
+}
+
+/// The CA roots of a `ca_file` written under `key`, read now: a missing or broken file stops the
+/// start (and `--check-config`), naming the key and the path.
+pub fn trust_roots(
+    key: &str,
+    path: &Path,
+    mode: Option<CaMode>,
+) -> Result<TrustRoots, ConfigError> {
+    TrustRoots::from_pem_file(path, mode.unwrap_or_default()).map_err(|e| {
+        ConfigError::new(
+            key,
+            e.to_string(),
+            "give a PEM file of CA certificates (-----BEGIN CERTIFICATE-----)",
+        )
     })
 }
 

@@ -11,6 +11,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use jwtkit_jwks::CaMode;
 use jwtkit_keys::Algorithm;
 use jwtkit_mint::Expiry;
 use jwtkit_secret::SecretEncoding;
@@ -84,7 +85,7 @@ impl ValueError {
 }
 
 /// The fields whose values are parsed here.
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "token_from",
     "profile",
     "algorithm",
@@ -95,6 +96,7 @@ const FIELDS: [&str; 10] = [
     "trusted_proxies",
     "cors_origins",
     "timeout_seconds",
+    "ca_mode",
 ];
 
 /// The `profile` of minted upstream credentials.
@@ -308,6 +310,20 @@ pub fn secret_encoding(text: &str) -> Result<SecretEncoding, ValueError> {
     })
 }
 
+/// How a `ca_file` combines with the system's CA roots (`add` or `replace`).
+pub fn ca_mode(text: &str) -> Result<CaMode, ValueError> {
+    match text {
+        "add" => Ok(CaMode::Add),
+        "replace" => Ok(CaMode::Replace),
+        other => Err(ValueError::new(
+            "ca_mode",
+            other,
+            format!("{other:?} is not a CA mode"),
+            "use add (the file's CAs and the system's) or replace (the file's CAs only)",
+        )),
+    }
+}
+
 /// Serde adapters: each reads text and parses it with the function above.
 pub(super) mod de {
     use super::*;
@@ -364,6 +380,10 @@ pub(super) mod de {
 
     pub fn token_sources<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TokenSource>, D::Error> {
         all_parsed(d, str::parse)
+    }
+
+    pub fn ca_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CaMode>, D::Error> {
+        parsed(d, super::ca_mode).map(Some)
     }
 
     pub fn secret_encoding<'de, D: Deserializer<'de>>(

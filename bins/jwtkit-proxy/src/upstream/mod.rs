@@ -1,7 +1,8 @@
-//! Upstreams: where requests go, with which credentials ([`credentials`]), and how their
-//! failures are reported.
+//! Upstreams: where requests go, with which credentials ([`credentials`]) over which TLS
+//! ([`tls`]), and how their failures are reported.
 
 pub mod credentials;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
