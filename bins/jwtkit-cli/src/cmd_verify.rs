@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Args;
 use jwtkit_keys::{Algorithm, VerifyingKey};
 use jwtkit_secret::SecretEncoding;
-use jwtkit_verify::{Denied, JwksCache, JwksConfig, Policy, Requirements, Validator, VerifyError};
+use jwtkit_verify::{
+    CaMode, Denied, JwksCache, JwksConfig, Policy, Requirements, TrustRoots, Validator, VerifyError,
+};
 use serde_json::Value;
 
 use crate::input::{self, DEFAULT_SECRET_ENV, SecretArgs};
@@ -34,6 +36,13 @@ pub struct VerifyArgs {
     /// unless --iss says otherwise.
     #[arg(long, value_name = "URL", conflicts_with_all = ["secret_source", "key", "jwks_file", "jwks_url"])]
     issuer: Option<String>,
+    /// PEM CA certificates trusted for the --jwks-url or --issuer fetches (an IdP behind a
+    /// private CA), added to the system's roots unless --ca-mode replace.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// With --ca-file: `add` (its CAs and the system's, the default) or `replace` (its CAs only).
+    #[arg(long, value_name = "MODE", requires = "ca_file", value_parser = parse_ca_mode)]
+    ca_mode: Option<CaMode>,
     /// Accepted issuer; repeat for aliases. Without it `iss` is not checked.
     #[arg(long, value_name = "S")]
     iss: Vec<String>,
@@ -150,7 +159,29 @@ fn requirements(args: &VerifyArgs) -> Result<Requirements, CliError> {
     Ok(requirements)
 }
 
+fn parse_ca_mode(text: &str) -> Result<CaMode, String> {
+    match text {
+        "add" => Ok(CaMode::Add),
+        "replace" => Ok(CaMode::Replace),
+        other => Err(format!("{other:?} is not a CA mode; use add or replace")),
+    }
+}
+
+/// The CA roots of --ca-file, read now; `System` without it.
+fn trust(args: &VerifyArgs) -> Result<TrustRoots, CliError> {
+    let Some(path) = &args.ca_file else {
+        return Ok(TrustRoots::System);
+    };
+    if args.jwks_url.is_none() && args.issuer.is_none() {
+        return Err(CliError::usage(
+            "--ca-file applies to the --jwks-url and --issuer fetches",
+        ));
+    }
+    TrustRoots::from_pem_file(path, args.ca_mode.unwrap_or_default()).map_err(CliError::failure)
+}
+
 fn keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, CliError> {
+    let trust = trust(args)?;
     if let Some(path) = &args.key {
         return Ok(vec![input::verifying_key_from_file(path)?]);
     }
@@ -158,15 +189,14 @@ fn keys(args: &VerifyArgs) -> Result<Vec<VerifyingKey>, CliError> {
         return input::verifying_keys_from_jwks_file(path);
     }
     if let Some(url) = &args.jwks_url {
-        return fetch_keys(JwksConfig::jwks_url(url.clone()));
+        return fetch_keys(JwksConfig::jwks_url(url.clone()).with_trust(trust));
     }
     if let Some(issuer) = &args.issuer {
         // With --iss the IdP may be reached under another name than its tokens carry (Keycloak
         // behind Docker): its discovery document must then declare the (first) accepted `iss`.
-        return fetch_keys(JwksConfig::discovery(
-            issuer.clone(),
-            args.iss.first().cloned(),
-        ));
+        return fetch_keys(
+            JwksConfig::discovery(issuer.clone(), args.iss.first().cloned()).with_trust(trust),
+        );
     }
     let decoded = args.secret.load(&[DEFAULT_SECRET_ENV], SecretEncoding::Raw)?.ok_or_else(|| {
         CliError::failure(format!(
