@@ -170,7 +170,7 @@ async fn https_upstreams_are_reached_with_their_ca_file_added_or_replacing() {
     assert_eq!(public.requests() - before.1, 2);
     let log = proxy.stderr.text();
     assert!(
-        log.contains("internal-ca.pem (1 certificates, Replace)"),
+        log.contains("internal-ca.pem (mode replace, 1 certificate(s))"),
         "the start-up log names the CA file and mode: {log}"
     );
 }

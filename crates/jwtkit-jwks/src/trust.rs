@@ -19,6 +19,16 @@ pub enum CaMode {
     Replace,
 }
 
+impl std::fmt::Display for CaMode {
+    /// `add` or `replace`, as the proxy's `ca_mode` and the CLI's `--ca-mode` spell it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Add => "add",
+            Self::Replace => "replace",
+        })
+    }
+}
+
 /// CA certificates read from PEM, each checked to be usable as a trust anchor.
 #[derive(Clone, Debug)]
 pub struct CaCertificates {
@@ -263,5 +273,7 @@ mod tests {
         assert_eq!(only.mode(), Some(CaMode::Replace));
         assert!(only.certificates().is_some());
         assert_eq!(TrustRoots::default().mode(), None);
+        assert_eq!(CaMode::default().to_string(), "add");
+        assert_eq!(CaMode::Replace.to_string(), "replace");
     }
 }

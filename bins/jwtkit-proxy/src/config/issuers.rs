@@ -34,7 +34,7 @@ pub fn issuer_config(index: usize, section: &IssuerSection) -> Result<IssuerConf
             tracing::info!(
                 issuer = %section.name,
                 ca_file = %path.display(),
-                ca_mode = ?section.ca_mode.unwrap_or_default(),
+                ca_mode = %section.ca_mode.unwrap_or_default(),
                 certificates = trust.certificates().map_or(0, |c| c.certificates().len()),
                 "issuer CA file loaded"
             );

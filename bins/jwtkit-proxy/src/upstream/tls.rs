@@ -39,10 +39,10 @@ pub fn upstream_tls(
     };
     let mut summary = match (&section.ca_file, trust.certificates()) {
         (Some(path), Some(ca)) => format!(
-            "ca_file {} ({} certificates, {:?})",
+            "ca_file {} (mode {}, {} certificate(s))",
             path.display(),
-            ca.certificates().len(),
-            section.ca_mode.unwrap_or_default()
+            section.ca_mode.unwrap_or_default(),
+            ca.certificates().len()
         ),
         _ => "system CA roots".to_owned(),
     };
@@ -107,8 +107,8 @@ fn verifier(
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(verifier))
         }
-        // Only reached with a client certificate and no ca_file.
-        _ => {
+        // A client certificate without ca_file: the same check as the shared client's.
+        TrustRoots::System => {
             let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(setup)?;
             builder
                 .dangerous()
