@@ -160,11 +160,7 @@ fn requirements(args: &VerifyArgs) -> Result<Requirements, CliError> {
 }
 
 fn parse_ca_mode(text: &str) -> Result<CaMode, String> {
-    match text {
-        "add" => Ok(CaMode::Add),
-        "replace" => Ok(CaMode::Replace),
-        other => Err(format!("{other:?} is not a CA mode; use add or replace")),
-    }
+    CaMode::from_name(text).ok_or_else(|| format!("{text:?} is not a CA mode; use add or replace"))
 }
 
 /// The CA roots of --ca-file, read now; `System` without it.

@@ -19,6 +19,17 @@ pub enum CaMode {
     Replace,
 }
 
+impl CaMode {
+    /// The mode named `add` or `replace` (as [`CaMode`]'s `Display` writes it), or `None`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "add" => Some(Self::Add),
+            "replace" => Some(Self::Replace),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for CaMode {
     /// `add` or `replace`, as the proxy's `ca_mode` and the CLI's `--ca-mode` spell it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -275,5 +286,9 @@ mod tests {
         assert_eq!(TrustRoots::default().mode(), None);
         assert_eq!(CaMode::default().to_string(), "add");
         assert_eq!(CaMode::Replace.to_string(), "replace");
+        for mode in [CaMode::Add, CaMode::Replace] {
+            assert_eq!(CaMode::from_name(&mode.to_string()), Some(mode));
+        }
+        assert_eq!(CaMode::from_name("Add"), None);
     }
 }

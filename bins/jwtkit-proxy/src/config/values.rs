@@ -312,16 +312,14 @@ pub fn secret_encoding(text: &str) -> Result<SecretEncoding, ValueError> {
 
 /// How a `ca_file` combines with the system's CA roots (`add` or `replace`).
 pub fn ca_mode(text: &str) -> Result<CaMode, ValueError> {
-    match text {
-        "add" => Ok(CaMode::Add),
-        "replace" => Ok(CaMode::Replace),
-        other => Err(ValueError::new(
+    CaMode::from_name(text).ok_or_else(|| {
+        ValueError::new(
             "ca_mode",
-            other,
-            format!("{other:?} is not a CA mode"),
+            text,
+            format!("{text:?} is not a CA mode"),
             "use add (the file's CAs and the system's) or replace (the file's CAs only)",
-        )),
-    }
+        )
+    })
 }
 
 /// Serde adapters: each reads text and parses it with the function above.
