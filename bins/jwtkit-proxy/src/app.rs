@@ -15,7 +15,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::Access;
 use crate::camunda::CamundaFacade;
-use crate::client::UpstreamClient;
+use crate::client::{ClientOptions, UpstreamClient};
 use crate::config::issuers::{MintingKey, caller_keys, issuer_config, refuse_shared_hmac_keys};
 use crate::config::{Config, ConfigError, UpstreamAuth, secret_origin};
 use crate::forward::{Forwarder, InboundHeaders, ProxyRoute};
@@ -69,12 +69,22 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
     }
     let registry = Arc::new(registry);
     let metrics = Arc::new(Metrics::new(registry.clone()));
-    let client = UpstreamClient::new(Duration::from_secs(5))
-        .map_err(|e| ConfigError::new("upstreams", e, "check the system's CA certificates"))?;
     let mut upstreams = HashMap::new();
     let mut minting = Vec::new();
     for (index, section) in config.upstreams.iter().enumerate() {
-        let upstream = Upstream::from_config(index, section, client.clone(), metrics.clone())?;
+        // A client (and connection pool) per upstream: its protocol is the upstream's own.
+        let options = ClientOptions {
+            connect_timeout: Duration::from_secs(5),
+            http2: section.http2,
+        };
+        let client = UpstreamClient::new(&options).map_err(|e| {
+            ConfigError::new(
+                format!("upstreams[{index}]"),
+                e,
+                "check the system's CA certificates",
+            )
+        })?;
+        let upstream = Upstream::from_config(index, section, client, metrics.clone())?;
         if let (UpstreamAuth::Mint(mint), Some(secret)) = (&section.auth, upstream.minting_secret())
         {
             minting.push(MintingKey {

@@ -139,6 +139,7 @@ pub async fn start(listen: &str) -> Result<Dev, DevError> {
             ("X-User-Id".into(), "sub".into()),
             ("X-User-Email".into(), "email".into()),
         ]),
+        http2: false,
     }];
     config.routes = vec![RouteSection {
         prefix: "/echo".into(),

@@ -165,6 +165,7 @@ impl Config {
             timeout_seconds,
             auth,
             identity_headers: BTreeMap::new(),
+            http2: false,
         };
         let centrifugo = env("CENTRIFUGO_HMAC_SECRET").map(|_| CentrifugoSection {
             secret: SecretRef {

@@ -193,6 +193,10 @@ pub struct UpstreamSection {
     /// Headers set from the caller's claims: header name -> claim name.
     #[serde(default)]
     pub identity_headers: BTreeMap<String, String>,
+    /// Speak HTTP/2 to the upstream (gRPC): prior knowledge over `http://`, ALPN `h2` over
+    /// `https://`. Default `false`: HTTP/1.1.
+    #[serde(default)]
+    pub http2: bool,
 }
 
 pub(super) fn default_timeout() -> u64 {
