@@ -332,7 +332,8 @@ impl JwtAuthLayer {
 
     /// Answers refused requests with `hook`'s response instead of the default JSON, for the
     /// layer's refusals and those of [`JwtClaims<T>`] behind it. A 401 without
-    /// `WWW-Authenticate` gets the challenge added, a 503 without `Retry-After` the delay.
+    /// `WWW-Authenticate` gets the challenge added, a 503 without `Retry-After` the delay. A
+    /// gRPC call is still answered in gRPC form ([`crate::grpc`]), with the hook's headers.
     ///
     /// ```
     /// use axum::response::{IntoResponse, Response};
