@@ -352,9 +352,9 @@ async fn forward(
         None => headers.remove(X_FORWARDED_HOST),
     };
     // The body is streamed, frame by frame, trailers included (gRPC client streams pass as
-    // they come, never collected); a body cut short (client gone, size limit hit) fails the upstream
-    // request instead of arriving as a complete, shorter body. Either way the fault is the
-    // caller's, not the upstream's: a body that grows past the limit (no Content-Length to
+    // they come, never collected); a body cut short (client gone, size limit hit) fails the
+    // upstream request instead of arriving as a complete, shorter body. Either way the fault is
+    // the caller's, not the upstream's: a body that grows past the limit (no Content-Length to
     // refuse it up front) is 413, one that ends early is 400, never a 502 that would page an
     // operator about the upstream.
     let body_failure = Arc::new(BodyFailure::default());

@@ -189,8 +189,8 @@ async fn start_server() -> Server {
 
 /// The proxy in front of `server`: route `/test.Echo` (callers with `role = "reader"`) to it
 /// over HTTP/2 with `X-User-Id` from `sub`; route `/test.Down` to an HTTP/2 upstream that is not
-/// listening.
-async fn proxy_for(server: &Server) -> Proxy {
+/// listening; `top` holds more top-level tables (e.g. `[limits]`).
+async fn proxy_for(server: &Server, top: &str) -> Proxy {
     let toml = format!(
         r#"
 {HS_ISSUER_TOML}
@@ -214,6 +214,7 @@ require_claims = {{ role = "reader" }}
 [[routes]]
 prefix = "/test.Down"
 upstream = "down"
+{top}
 "#,
         server.port,
         closed_port()
@@ -246,10 +247,19 @@ fn ask(text: &str, count: u32, token: Option<&str>) -> Request<Ask> {
 }
 
 async fn say(proxy: &Proxy, path: &'static str, token: Option<&str>) -> Result<Seen, Status> {
+    say_text(proxy, path, token, "hello").await
+}
+
+async fn say_text(
+    proxy: &Proxy,
+    path: &'static str,
+    token: Option<&str>,
+    text: &str,
+) -> Result<Seen, Status> {
     let mut grpc = client_of(proxy).await;
     grpc.ready().await.expect("channel ready");
     grpc.unary(
-        ask("hello", 0, token),
+        ask(text, 0, token),
         http::uri::PathAndQuery::from_static(path),
         ProstCodec::<Ask, Seen>::default(),
     )
@@ -264,7 +274,7 @@ fn reader(sub: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unary_call_passes_with_identity_metadata_and_without_the_callers_token() {
     let server = start_server().await;
-    let proxy = proxy_for(&server).await;
+    let proxy = proxy_for(&server, "").await;
     let seen = say(&proxy, SAY, Some(&reader("alice")))
         .await
         .expect("the call succeeds");
@@ -280,7 +290,7 @@ async fn a_unary_call_passes_with_identity_metadata_and_without_the_callers_toke
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_stream_is_passed_as_it_comes_with_its_trailers() {
     let server = start_server().await;
-    let proxy = proxy_for(&server).await;
+    let proxy = proxy_for(&server, "").await;
     let mut grpc = client_of(&proxy).await;
     grpc.ready().await.unwrap();
     let mut stream = grpc
@@ -320,7 +330,7 @@ async fn a_server_stream_is_passed_as_it_comes_with_its_trailers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_without_a_valid_token_are_unauthenticated_and_never_reach_the_server() {
     let server = start_server().await;
-    let proxy = proxy_for(&server).await;
+    let proxy = proxy_for(&server, "").await;
     let missing = say(&proxy, SAY, None).await.unwrap_err();
     assert_eq!(missing.code(), Code::Unauthenticated, "{missing:?}");
     assert!(
@@ -351,7 +361,7 @@ async fn calls_without_a_valid_token_are_unauthenticated_and_never_reach_the_ser
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_failing_the_routes_rule_is_permission_denied() {
     let server = start_server().await;
-    let proxy = proxy_for(&server).await;
+    let proxy = proxy_for(&server, "").await;
     let writer = hs_token("carol", json!({"role": "writer"}));
     let denied = say(&proxy, SAY, Some(&writer)).await.unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
@@ -365,7 +375,7 @@ async fn a_token_failing_the_routes_rule_is_permission_denied() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_upstream_is_unavailable() {
     let server = start_server().await;
-    let proxy = proxy_for(&server).await;
+    let proxy = proxy_for(&server, "").await;
     let down = say(&proxy, "/test.Down/Say", Some(&reader("alice")))
         .await
         .unwrap_err();
@@ -373,5 +383,22 @@ async fn an_unreachable_upstream_is_unavailable() {
     assert!(
         down.message().starts_with("upstream_unreachable: "),
         "{down:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_over_max_body_bytes_is_resource_exhausted() {
+    let server = start_server().await;
+    let proxy = proxy_for(&server, "[limits]\nmax_body_bytes = 1024\n").await;
+    let small = say_text(&proxy, SAY, Some(&reader("alice")), "fits").await;
+    assert_eq!(small.expect("a small call passes").text, "fits");
+    let big = "x".repeat(64 * 1024);
+    let refused = say_text(&proxy, SAY, Some(&reader("alice")), &big)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().starts_with("body_too_large: "),
+        "{refused:?}"
     );
 }
