@@ -1,6 +1,6 @@
 //! gRPC through the proxy with a real tonic server and client (HTTP/2 both ways: h2c prior
-//! knowledge from the client, `http2 = true` toward the server): unary and server-streaming
-//! calls, a stream that is never buffered, trailing metadata, refusals in gRPC form
+//! knowledge from the client, `http2 = true` toward the server): unary, server- and
+//! client-streaming calls, a stream that is never buffered, trailing metadata, refusals in gRPC form
 //! (`UNAUTHENTICATED`, `PERMISSION_DENIED`, `UNAVAILABLE`), identity headers as metadata and the
 //! caller's token not forwarded.
 //!
@@ -51,12 +51,14 @@ struct Seen {
 
 const SAY: &str = "/test.Echo/Say";
 const COUNT: &str = "/test.Echo/Count";
+const JOIN: &str = "/test.Echo/Join";
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// The tonic service `test.Echo`: `Say` (unary) echoes, `Count` (server streaming) sends one
 /// message, waits until the client has it (`release`), then the rest and a trailer
-/// `x-checksum`.
+/// `x-checksum`; `Join` (client streaming) answers the texts it received, joined by `,`, with
+/// their number as `index`.
 #[derive(Clone)]
 struct Echo {
     calls: Arc<AtomicUsize>,
@@ -127,6 +129,17 @@ impl tonic::server::ServerStreamingService<Ask> for CountMethod {
     }
 }
 
+async fn join(request: Request<tonic::Streaming<Ask>>) -> Result<Response<Seen>, Status> {
+    let metadata = request.metadata().clone();
+    let mut stream = request.into_inner();
+    let mut texts = Vec::new();
+    while let Some(ask) = stream.message().await? {
+        texts.push(ask.text);
+    }
+    let count = u32::try_from(texts.len()).unwrap();
+    Ok(Response::new(seen(&metadata, &texts.join(","), count)))
+}
+
 impl<B> tower::Service<http::Request<B>> for Echo
 where
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
@@ -148,6 +161,10 @@ where
             Ok(match request.uri().path() {
                 SAY => grpc.unary(SayMethod, request).await,
                 COUNT => grpc.server_streaming(CountMethod(release), request).await,
+                JOIN => {
+                    grpc.client_streaming(tower::service_fn(join), request)
+                        .await
+                }
                 _ => Status::unimplemented("no such method").into_http(),
             })
         })
@@ -401,4 +418,32 @@ async fn a_call_over_max_body_bytes_is_resource_exhausted() {
         refused.message().starts_with("body_too_large: "),
         "{refused:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_stream_reaches_the_server_whole() {
+    let server = start_server().await;
+    let proxy = proxy_for(&server, "").await;
+    let mut grpc = client_of(&proxy).await;
+    grpc.ready().await.unwrap();
+    let messages = ["a", "b", "c"].map(|text| Ask {
+        text: text.to_owned(),
+        count: 0,
+    });
+    let mut request = Request::new(tokio_stream::iter(messages));
+    let token = format!("Bearer {}", reader("dave"));
+    request
+        .metadata_mut()
+        .insert("authorization", token.parse().unwrap());
+    let seen = grpc
+        .client_streaming(
+            request,
+            http::uri::PathAndQuery::from_static(JOIN),
+            ProstCodec::<Ask, Seen>::default(),
+        )
+        .await
+        .expect("the call succeeds")
+        .into_inner();
+    assert_eq!((seen.text.as_str(), seen.index), ("a,b,c", 3));
+    assert_eq!(seen.user, "dave");
 }
