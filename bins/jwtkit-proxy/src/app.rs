@@ -70,26 +70,26 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
     }
     let registry = Arc::new(registry);
     let metrics = Arc::new(Metrics::new(registry.clone()));
-    let options = ClientOptions::new(Duration::from_secs(5));
-    let shared_client = UpstreamClient::new(options.clone())
-        .map_err(|e| ConfigError::new("upstreams", e, "check the system's CA certificates"))?;
     let mut upstreams = HashMap::new();
     let mut minting = Vec::new();
     for (index, section) in config.upstreams.iter().enumerate() {
-        // Upstreams with TLS settings of their own get their own pool.
-        let client = match upstream_tls(index, section)? {
-            None => shared_client.clone(),
-            Some(tls) => {
-                tracing::info!(upstream = %section.name, tls = %tls.summary, "upstream TLS configured");
-                UpstreamClient::new(ClientOptions {
-                    tls: Some(tls.config),
-                    ..options.clone()
-                })
-                .map_err(|e| {
-                    ConfigError::new(format!("upstreams[{index}]"), e, "check its TLS settings")
-                })?
-            }
+        // A client (and connection pool) per upstream: its protocol and TLS are its own.
+        let tls = upstream_tls(index, section)?;
+        if let Some(tls) = &tls {
+            tracing::info!(upstream = %section.name, tls = %tls.summary, "upstream TLS configured");
+        }
+        let options = ClientOptions {
+            connect_timeout: Duration::from_secs(5),
+            http2: section.http2,
+            tls: tls.map(|tls| tls.config),
         };
+        let client = UpstreamClient::new(&options).map_err(|e| {
+            ConfigError::new(
+                format!("upstreams[{index}]"),
+                e,
+                "check its TLS settings and the system's CA certificates",
+            )
+        })?;
         let upstream = Upstream::from_config(index, section, client, metrics.clone())?;
         if let (UpstreamAuth::Mint(mint), Some(secret)) = (&section.auth, upstream.minting_secret())
         {

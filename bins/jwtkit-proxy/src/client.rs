@@ -1,44 +1,41 @@
-//! The HTTP client toward upstreams: hyper with a connection pool, over plain TCP or rustls.
+//! The HTTP client toward upstreams: hyper with a connection pool, over plain TCP or rustls,
+//! HTTP/1.1 or (an upstream's `http2 = true`) HTTP/2.
 //!
 //! The upstream's base URL is parsed once at start; a request only joins a path to it. No
-//! redirects are followed and no header is added beyond `Host`.
+//! redirects are followed and no header is added beyond `Host` (`:authority` on HTTP/2).
 
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
-use axum::http::{Request, Response, Uri};
+use axum::http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-/// How an [`UpstreamClient`] connects.
-#[derive(Clone)]
-pub struct ClientOptions {
-    /// TCP connect timeout.
-    pub connect_timeout: Duration,
-    /// TLS toward https upstreams ([`crate::upstream::tls`]); `None`: the system's CA roots and
-    /// no client certificate.
-    pub tls: Option<rustls::ClientConfig>,
-}
-
-impl ClientOptions {
-    /// Plain defaults: this connect timeout, the system's CA roots, no client certificate.
-    pub fn new(connect_timeout: Duration) -> Self {
-        Self {
-            connect_timeout,
-            tls: None,
-        }
-    }
-}
-
-/// A pooled client: one shared by the upstreams with default TLS settings, and one for each
-/// upstream with its own.
+/// A pooled client for the upstreams with one set of [`ClientOptions`].
 #[derive(Clone)]
 pub struct UpstreamClient {
     inner: Client<HttpsConnector<HttpConnector>, Body>,
+    /// The version every request is sent as: hyper refuses an HTTP/2 request on an HTTP/1
+    /// connection, and the inbound request's version (HTTP/2 from an h2c caller) says nothing
+    /// about the upstream's.
+    version: Version,
+}
+
+/// How an [`UpstreamClient`] connects.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// The limit for establishing a TCP connection.
+    pub connect_timeout: Duration,
+    /// HTTP/2 only: prior knowledge over `http://`, ALPN `h2` over `https://` (an upstream's
+    /// `http2 = true`). Otherwise HTTP/1.1.
+    pub http2: bool,
+    /// TLS toward https upstreams ([`crate::upstream::tls`]); `None`: the system's CA roots and
+    /// no client certificate.
+    pub tls: Option<rustls::ClientConfig>,
 }
 
 /// What went wrong before an upstream answered.
@@ -52,30 +49,40 @@ pub enum SendError {
 
 impl UpstreamClient {
     /// Builds the client; fails only when the platform's TLS roots cannot be read.
-    pub fn new(options: ClientOptions) -> Result<Self, String> {
+    pub fn new(options: &ClientOptions) -> Result<Self, String> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(options.connect_timeout));
-        let tls = match options.tls {
-            Some(config) => HttpsConnectorBuilder::new().with_tls_config(config),
+        let tls = match &options.tls {
+            Some(config) => HttpsConnectorBuilder::new().with_tls_config(config.clone()),
             None => HttpsConnectorBuilder::new()
                 .try_with_platform_verifier()
                 .map_err(|e| format!("TLS set-up failed: {e}"))?,
+        }
+        .https_or_http();
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder.pool_idle_timeout(Duration::from_secs(60));
+        let (connector, version) = if options.http2 {
+            // ALPN offers only h2; over plain TCP, HTTP/2 from the first byte (prior knowledge).
+            builder.http2_only(true);
+            (tls.enable_http2().wrap_connector(http), Version::HTTP_2)
+        } else {
+            (tls.enable_http1().wrap_connector(http), Version::HTTP_11)
         };
-        let connector = tls.https_or_http().enable_http1().wrap_connector(http);
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        Ok(Self { inner })
+        Ok(Self {
+            inner: builder.build(connector),
+            version,
+        })
     }
 
     /// Sends `request` and waits at most `timeout` for the answer's head.
     pub async fn send(
         &self,
-        request: Request<Body>,
+        mut request: Request<Body>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, SendError> {
+        *request.version_mut() = self.version;
         match tokio::time::timeout(timeout, self.inner.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(err)) => Err(SendError::Transport(err)),

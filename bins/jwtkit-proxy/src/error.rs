@@ -1,7 +1,9 @@
-//! Error responses: JSON `{"error", "detail", "timestamp"}` as the FastAPI proxy answered.
+//! Error responses: JSON `{"error", "detail", "timestamp"}` as the FastAPI proxy answered, or,
+//! to a gRPC call, a trailers-only gRPC answer with the kind's gRPC status ([`in_grpc_form`]).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use jwtkit_verify::grpc::{self, GrpcStatus};
 use jwtkit_verify::{Denied, Refusal, VerifyError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -65,6 +67,27 @@ impl ErrorKind {
             }
             Self::UpstreamRejected(status) => status,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The `grpc-status` of the answer to a gRPC call (gRPC's `doc/statuscodes.md`): what the
+    /// caller should do, as for the HTTP status.
+    pub fn grpc_status(self) -> GrpcStatus {
+        match self {
+            Self::BadRequest | Self::InvalidPath | Self::UnsupportedMediaType => {
+                GrpcStatus::InvalidArgument
+            }
+            Self::BodyIncomplete => GrpcStatus::Cancelled,
+            Self::Token(refusal) => refusal.grpc_status(),
+            Self::Forbidden | Self::InsufficientScope => GrpcStatus::PermissionDenied,
+            // No route, or not served: for gRPC an unknown service or method.
+            Self::NotFound | Self::MethodNotAllowed => GrpcStatus::Unimplemented,
+            Self::BodyTooLarge | Self::HeadersTooLarge => GrpcStatus::ResourceExhausted,
+            // The proxy's own credential or key is wrong: nothing the caller can fix.
+            Self::MintFailed | Self::UpstreamRejectedCredentials => GrpcStatus::Internal,
+            Self::UpstreamError | Self::UpstreamUnreachable => GrpcStatus::Unavailable,
+            Self::UpstreamRejected(status) => GrpcStatus::from_http(status),
+            Self::UpstreamTimeout => GrpcStatus::DeadlineExceeded,
         }
     }
 
@@ -200,6 +223,31 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, challenge);
         }
         response.extensions_mut().insert(self.kind);
+        response.extensions_mut().insert(Detail(self.detail));
         response
     }
+}
+
+/// The detail of the proxy's own error answer, for its gRPC form.
+#[derive(Clone)]
+struct Detail(String);
+
+/// `response` as gRPC clients read it when it is the proxy's own error answer ([`ApiError`])
+/// and the request was a gRPC call (`is_grpc`): HTTP 200, `grpc-status` of its [`ErrorKind`],
+/// `grpc-message` `<code>: <detail>`, the challenge kept. An upstream's answer carries no
+/// [`ErrorKind`] and is never changed.
+pub fn in_grpc_form(mut response: Response, is_grpc: bool) -> Response {
+    if !is_grpc {
+        return response;
+    }
+    let Some(kind) = response.extensions().get::<ErrorKind>().copied() else {
+        return response;
+    };
+    let detail = response
+        .extensions_mut()
+        .remove::<Detail>()
+        .map(|d| d.0)
+        .unwrap_or_default();
+    let message = format!("{}: {detail}", kind.code());
+    grpc::trailers_only(response, kind.grpc_status(), &message)
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Version, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use jwtkit_verify::{Registry, extract};
@@ -169,6 +169,9 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
+/// The one `TE` value forwarded.
+const TE_TRAILERS: HeaderValue = HeaderValue::from_static("trailers");
+
 /// The `X-Forwarded-*` headers the proxy sets (named once: a name built from `&str` would be
 /// parsed and allocated on every request).
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -264,9 +267,16 @@ fn upstream_path(prefix: &Prefix, route: &ProxyRoute, request: &Request) -> Stri
 }
 
 /// What `X-Forwarded-Host` says: the host the proxy was asked for, from the `Host` header or
-/// else the request target's authority (absolute form), without user information.
-fn forwarded_host(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<HeaderValue> {
-    if let Some(host) = headers.get(header::HOST) {
+/// else the request target's authority (absolute form), without user information. On HTTP/2
+/// the authority (`:authority`) comes first: it is what the client addressed (RFC 9113
+/// §8.3.1), a `Host` field only a fallback.
+fn forwarded_host(
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    version: Version,
+) -> Option<HeaderValue> {
+    let host = headers.get(header::HOST);
+    if let Some(host) = host.filter(|_| version != Version::HTTP_2 || uri.authority().is_none()) {
         return Some(host.clone());
     }
     let authority = uri.authority()?;
@@ -295,10 +305,10 @@ async fn forward(
         (
             trusted::forwarded_proto(&headers, &X_FORWARDED_PROTO),
             trusted::forwarded_host(&headers, &X_FORWARDED_HOST)
-                .or_else(|| forwarded_host(&headers, &parts.uri)),
+                .or_else(|| forwarded_host(&headers, &parts.uri, parts.version)),
         )
     } else {
-        (None, forwarded_host(&headers, &parts.uri))
+        (None, forwarded_host(&headers, &parts.uri, parts.version))
     };
     let previous_for = if trusted {
         let items: Vec<&str> = header_items(&headers, X_FORWARDED_FOR, ',')
@@ -308,7 +318,14 @@ async fn forward(
     } else {
         None
     };
+    // `TE` is hop-by-hop, but `TE: trailers` says the client reads trailers, and gRPC servers
+    // refuse calls without it: that value alone goes on.
+    let te_trailers =
+        header_items(&headers, header::TE, ',').any(|item| item.eq_ignore_ascii_case("trailers"));
     remove_hop_by_hop(&mut headers);
+    if te_trailers {
+        headers.insert(header::TE, TE_TRAILERS);
+    }
     remove_inbound_identity(&mut headers, &route.inbound, route.access.cookie_names());
     headers.remove(header::HOST);
     // Only a trusted peer's list is continued; anyone else's is replaced by the peer (and
@@ -334,9 +351,10 @@ async fn forward(
         Some(host) => headers.insert(X_FORWARDED_HOST, host),
         None => headers.remove(X_FORWARDED_HOST),
     };
-    // The body is streamed; a body cut short (client gone, size limit hit) fails the upstream
-    // request instead of arriving as a complete, shorter body. Either way the fault is the
-    // caller's, not the upstream's: a body that grows past the limit (no Content-Length to
+    // The body is streamed, frame by frame, trailers included (gRPC client streams pass as
+    // they come, never collected); a body cut short (client gone, size limit hit) fails the
+    // upstream request instead of arriving as a complete, shorter body. Either way the fault is
+    // the caller's, not the upstream's: a body that grows past the limit (no Content-Length to
     // refuse it up front) is 413, one that ends early is 400, never a 502 that would page an
     // operator about the upstream.
     let body_failure = Arc::new(BodyFailure::default());
@@ -361,7 +379,8 @@ async fn forward(
     let (parts, body) = response.into_parts();
     let mut headers = parts.headers;
     remove_hop_by_hop(&mut headers);
-    // A stalled upstream body ends the response after the upstream's timeout of silence.
+    // Streamed as it comes, trailers included (gRPC's `grpc-status`). A stalled upstream body
+    // ends the response after the upstream's timeout of silence.
     let mut response = Response::new(Body::new(TimeoutBody::new(route.upstream.timeout(), body)));
     *response.status_mut() = parts.status;
     *response.headers_mut() = headers;
@@ -458,14 +477,25 @@ mod tests {
         let mut headers = HeaderMap::new();
         let origin_form: axum::http::Uri = "/x".parse().unwrap();
         let absolute: axum::http::Uri = "http://user:pw@public.example:8443/x".parse().unwrap();
-        assert_eq!(forwarded_host(&headers, &origin_form), None);
+        let h1 = Version::HTTP_11;
+        assert_eq!(forwarded_host(&headers, &origin_form, h1), None);
         assert_eq!(
-            forwarded_host(&headers, &absolute).unwrap(),
+            forwarded_host(&headers, &absolute, h1).unwrap(),
             "public.example:8443"
         );
         headers.insert(header::HOST, "proxy.example".parse().unwrap());
         assert_eq!(
-            forwarded_host(&headers, &absolute).unwrap(),
+            forwarded_host(&headers, &absolute, h1).unwrap(),
+            "proxy.example"
+        );
+        // HTTP/2: `:authority` first, `Host` when there is none.
+        let h2 = Version::HTTP_2;
+        assert_eq!(
+            forwarded_host(&headers, &absolute, h2).unwrap(),
+            "public.example:8443"
+        );
+        assert_eq!(
+            forwarded_host(&headers, &origin_form, h2).unwrap(),
             "proxy.example"
         );
     }

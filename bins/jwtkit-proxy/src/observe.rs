@@ -1,6 +1,7 @@
 //! The middleware around the whole router: every request's path is made canonical before any
 //! route is chosen, requests over the limits are refused, and every request, refused ones
-//! included, is logged and counted once.
+//! included, is logged and counted once; the proxy's own errors to gRPC calls leave here in
+//! gRPC form.
 //!
 //! One middleware for the three: each axum `from_fn` layer costs allocations on every request.
 //! It wraps the router rather than being a layer on it, since a layer on the router runs after
@@ -91,6 +92,7 @@ pub async fn limit_and_observe(
     next: Next,
 ) -> Response {
     let started = Instant::now();
+    let grpc = jwtkit_verify::grpc::is_grpc(request.headers());
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     // A path refused as unreadable is below no route.
@@ -124,7 +126,9 @@ pub async fn limit_and_observe(
         observer.metrics.auth_failure(code);
     }
     tracing::info!(%method, path = %path, route = %route, status = status.as_u16(), error = code.unwrap_or("-"), elapsed_ms = started.elapsed().as_millis() as u64, "request");
-    response
+    // Counted and logged above with the HTTP status of the error (401, 502, ...), so alerts
+    // see gRPC refusals as they see the others; the caller gets the gRPC form.
+    crate::error::in_grpc_form(response, grpc)
 }
 
 /// A route layer on the fixed routes: puts the route pattern axum matched on the response,

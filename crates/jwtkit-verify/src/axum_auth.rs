@@ -11,6 +11,10 @@
 //!   ([`RETRY_AFTER_SECONDS`](crate::RETRY_AFTER_SECONDS)) when the issuer's keys cannot be
 //!   fetched; the JSON body is `{"error": code, "detail": message}`.
 //!   [`JwtAuthLayer::on_rejection`] shapes the answer instead.
+//! - A refused gRPC call (`content-type: application/grpc*`) is answered as gRPC clients read
+//!   it, whatever the hook: HTTP 200 with `grpc-status` 16 `UNAUTHENTICATED` (14 `UNAVAILABLE`
+//!   for unavailable issuer keys, 7 `PERMISSION_DENIED` for [`RequireLayer`]'s denials) and
+//!   `grpc-message` `<code>: <detail>`; `WWW-Authenticate` stays ([`crate::grpc`]).
 //! - Every refusal is logged with `tracing`, target `jwtkit_verify::axum_auth`: at `debug` for
 //!   a request without a token, at `info` for a refused token, with its `code`, the `issuer`
 //!   entry when the token's `iss` named one, the request `path` and the reason; never the token.
@@ -78,6 +82,7 @@ use http::request::Parts;
 use http::{HeaderMap, Request, StatusCode, header};
 use serde::de::DeserializeOwned;
 
+use crate::grpc::{self, GrpcStatus};
 use crate::{Refusal, Registry, Validated, VerifyError, claims, now};
 
 mod require;
@@ -198,9 +203,34 @@ fn refuse(
             "JwtClaims<T> used on a route without JwtAuthLayer"
         ),
     }
-    match hook {
+    let grpc_status = rejection
+        .refusal()
+        .map_or(GrpcStatus::Internal, Refusal::grpc_status);
+    let message = format!("{}: {}", rejection.code(), rejection.detail());
+    let mut response = match hook {
         Some(hook) => with_protocol_headers(hook(&rejection), &rejection),
         None => rejection.into_response(),
+    };
+    response
+        .extensions_mut()
+        .insert(GrpcRefusal(grpc_status, message));
+    response
+}
+
+/// Put on a refusal's response by this module: how a gRPC caller is told, should the request
+/// be a gRPC call (the layer, which sees the request, decides: [`in_grpc_form`]).
+#[derive(Clone)]
+struct GrpcRefusal(GrpcStatus, String);
+
+/// `response` as a trailers-only gRPC answer when it is a refusal and `grpc` (the request is a
+/// gRPC call); otherwise unchanged.
+fn in_grpc_form(mut response: Response, grpc: bool) -> Response {
+    if !grpc {
+        return response;
+    }
+    match response.extensions_mut().remove::<GrpcRefusal>() {
+        Some(GrpcRefusal(status, message)) => grpc::trailers_only(response, status, &message),
+        None => response,
     }
 }
 
@@ -302,7 +332,8 @@ impl JwtAuthLayer {
 
     /// Answers refused requests with `hook`'s response instead of the default JSON, for the
     /// layer's refusals and those of [`JwtClaims<T>`] behind it. A 401 without
-    /// `WWW-Authenticate` gets the challenge added, a 503 without `Retry-After` the delay.
+    /// `WWW-Authenticate` gets the challenge added, a 503 without `Retry-After` the delay. A
+    /// gRPC call is still answered in gRPC form ([`crate::grpc`]), with the hook's headers.
     ///
     /// ```
     /// use axum::response::{IntoResponse, Response};
@@ -356,6 +387,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let settings = self.settings.clone();
         Box::pin(async move {
+            let grpc = grpc::is_grpc(request.headers());
             let hook = settings.on_rejection;
             let outcome = match settings.token(request.headers()) {
                 Some(token) => Some(settings.registry.validate_routed(token, now()).await),
@@ -370,18 +402,22 @@ where
                 }
                 None => {
                     let path = request.uri().path();
-                    return Ok(refuse(AuthRejection::Missing, None, path, hook));
+                    let refused = refuse(AuthRejection::Missing, None, path, hook);
+                    return Ok(in_grpc_form(refused, grpc));
                 }
                 Some(Err(refused)) => {
                     let rejection = AuthRejection::Invalid(refused.error);
                     let path = request.uri().path();
-                    return Ok(refuse(rejection, refused.issuer.as_deref(), path, hook));
+                    let refused = refuse(rejection, refused.issuer.as_deref(), path, hook);
+                    return Ok(in_grpc_form(refused, grpc));
                 }
             }
             if let Some(hook) = hook {
                 request.extensions_mut().insert(HookOf(hook));
             }
-            inner.call(request).await
+            // Refusals behind the layer (the extractor's, RequireLayer's) pass through here.
+            let response = inner.call(request).await?;
+            Ok(in_grpc_form(response, grpc))
         })
     }
 }

@@ -44,7 +44,7 @@
 //!
 //! Features: `jwks` (default) for issuers whose keys are fetched (JWKS URL, OIDC discovery;
 //! brings in reqwest and tokio), `http` for finding a token in a request (`extract`) and the
-//! HTTP answer to a refusal (`Refusal`), `axum` for a tower layer and extractor (`axum_auth`),
+//! HTTP answer to a refusal (`Refusal`, and its gRPC form in `grpc`), `axum` for a tower layer and extractor (`axum_auth`),
 //! `cel` for `allow_if` rules (the `cel` crate; `require_cel`).
 
 #[cfg(feature = "axum")]
@@ -53,6 +53,8 @@ mod claims;
 mod error;
 #[cfg(feature = "http")]
 pub mod extract;
+#[cfg(feature = "http")]
+pub mod grpc;
 mod issuer;
 pub mod jws;
 mod policy;

@@ -20,6 +20,7 @@
 use http::{HeaderValue, StatusCode};
 
 use crate::VerifyError;
+use crate::grpc::GrpcStatus;
 
 /// Why a request was not authenticated, as HTTP answers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,15 @@ impl Refusal {
             Self::MissingToken => "missing_token",
             Self::InvalidToken(code) => code,
             Self::KeysUnavailable => "jwks_unavailable",
+        }
+    }
+
+    /// The status of the answer to a gRPC call ([`crate::grpc`]): `UNAUTHENTICATED` (16) for
+    /// the 401s, `UNAVAILABLE` (14) for the 503, so that clients retry only the latter.
+    pub fn grpc_status(self) -> GrpcStatus {
+        match self {
+            Self::MissingToken | Self::InvalidToken(_) => GrpcStatus::Unauthenticated,
+            Self::KeysUnavailable => GrpcStatus::Unavailable,
         }
     }
 
@@ -115,6 +125,11 @@ impl crate::Denied {
     /// 403 Forbidden: the token is valid, the caller may not do this.
     pub fn status(&self) -> StatusCode {
         StatusCode::FORBIDDEN
+    }
+
+    /// The status of the answer to a gRPC call ([`crate::grpc`]): `PERMISSION_DENIED` (7).
+    pub fn grpc_status(&self) -> GrpcStatus {
+        GrpcStatus::PermissionDenied
     }
 
     /// `Bearer error="insufficient_scope"`, with `, scope="<required scopes>"` when the
@@ -182,6 +197,19 @@ mod tests {
                 .as_str()
             );
         }
+    }
+
+    #[test]
+    fn grpc_calls_get_unauthenticated_permission_denied_or_unavailable() {
+        assert_eq!(Refusal::MissingToken.grpc_status().code(), 16);
+        assert_eq!(Refusal::InvalidToken("expired").grpc_status().code(), 16);
+        assert_eq!(Refusal::KeysUnavailable.grpc_status().code(), 14);
+        let denied = crate::Requirements::new()
+            .scopes(["read"])
+            .unwrap()
+            .check_claims(&crate::ClaimMap::new())
+            .unwrap_err();
+        assert_eq!(denied.grpc_status().code(), 7);
     }
 
     #[test]

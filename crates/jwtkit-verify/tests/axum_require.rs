@@ -354,3 +354,59 @@ async fn an_allow_if_rule_reads_the_request_method_path_and_headers() {
         assert_eq!(body["detail"], r#"allow_if "tenant admin""#);
     }
 }
+
+/// A gRPC call (`content-type: application/grpc`) is refused as gRPC clients read it: HTTP 200,
+/// `grpc-status` 16 without or with a bad token, 7 for a denial, `grpc-message` with the code;
+/// the challenge stays. The same requests as JSON keep their 401/403.
+#[tokio::test]
+async fn grpc_calls_are_refused_in_grpc_form() {
+    let secret = Secret::generate(32).unwrap();
+    let app = app(&secret);
+    let reader = keycloak_token(&secret, &["user"], "orders:read");
+    let other = Secret::generate(32).unwrap();
+    let forged = keycloak_token(&other, &["admin"], "");
+    for (uri, token, grpc_status, message, challenge) in [
+        ("/admin", None, "16", "missing_token: ", "Bearer"),
+        (
+            "/admin",
+            Some(forged.as_str()),
+            "16",
+            "bad_signature: ",
+            "Bearer error=\"invalid_token\", error_description=\"bad_signature\"",
+        ),
+        (
+            "/orders",
+            Some(reader.as_str()),
+            "7",
+            "insufficient_scope: ",
+            "Bearer error=\"insufficient_scope\", scope=\"orders:read orders:write\"",
+        ),
+    ] {
+        let mut request = Request::post(uri).header(header::CONTENT_TYPE, "application/grpc+proto");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let headers = response.headers().clone();
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        assert_eq!(headers[header::CONTENT_TYPE], "application/grpc", "{uri}");
+        assert_eq!(headers["grpc-status"], grpc_status, "{uri}");
+        let text = headers["grpc-message"].to_str().unwrap();
+        assert!(text.starts_with(message), "{uri}: {text}");
+        assert_eq!(headers[header::WWW_AUTHENTICATE], challenge, "{uri}");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        assert!(body.is_empty(), "{uri}: a trailers-only answer has no body");
+    }
+    let json = send(&app, "/orders", Some(&reader)).await;
+    assert_eq!(json.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(&app, "/admin", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

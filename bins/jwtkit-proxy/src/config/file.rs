@@ -209,6 +209,10 @@ pub struct UpstreamSection {
     pub client_cert_file: Option<PathBuf>,
     /// PEM private key of `client_cert_file`.
     pub client_key_file: Option<PathBuf>,
+    /// Speak HTTP/2 to the upstream (gRPC): prior knowledge over `http://`, ALPN `h2` over
+    /// `https://`. Default `false`: HTTP/1.1.
+    #[serde(default)]
+    pub http2: bool,
 }
 
 pub(super) fn default_timeout() -> u64 {
@@ -229,6 +233,7 @@ impl Default for UpstreamSection {
             ca_mode: None,
             client_cert_file: None,
             client_key_file: None,
+            http2: false,
         }
     }
 }

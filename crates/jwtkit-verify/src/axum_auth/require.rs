@@ -112,7 +112,8 @@ impl<S> Require<S> {
 
 impl IntoResponse for Denied {
     fn into_response(self) -> Response {
-        (
+        let message = format!("{}: {}", self.code(), self.rule());
+        let mut response = (
             self.status(),
             [
                 (
@@ -123,7 +124,11 @@ impl IntoResponse for Denied {
             ],
             self.body().to_string(),
         )
-            .into_response()
+            .into_response();
+        response
+            .extensions_mut()
+            .insert(super::GrpcRefusal(self.grpc_status(), message));
+        response
     }
 }
 
