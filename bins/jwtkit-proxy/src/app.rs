@@ -25,6 +25,7 @@ use crate::routes::{Prefix, RouteTable};
 use crate::tokens::CentrifugoTokens;
 use crate::trusted::TrustedProxies;
 use crate::upstream::Upstream;
+use crate::websocket::Lifetime;
 
 /// The proxy built from its configuration.
 pub struct App {
@@ -168,6 +169,7 @@ fn route_table(
                 upstreams[&r.upstream].clone(),
                 Access::new(&format!("routes[{index}]"), &r.access)?,
                 inbound,
+                Lifetime::from_config(&r.websocket),
             );
             Ok((prefix, route))
         })

@@ -18,6 +18,7 @@ use crate::error::{ApiError, ErrorKind};
 use crate::routes::{Prefix, RouteTable};
 use crate::trusted::{self, TrustedProxies};
 use crate::upstream::Upstream;
+use crate::websocket::{self, Lifetime};
 
 /// What the prefix routes need on every request.
 pub struct Forwarder {
@@ -56,28 +57,33 @@ pub struct ProxyRoute {
     access: Access,
     /// Inbound headers that never reach the upstream.
     inbound: InboundHeaders,
+    /// How long its WebSockets may stay open.
+    lifetime: Lifetime,
 }
 
 impl ProxyRoute {
-    /// A route to `upstream` for callers `access` admits.
+    /// A route to `upstream` for callers `access` admits, its WebSockets closed as `lifetime`
+    /// says.
     pub fn new(
         strip_prefix: bool,
         upstream: Arc<Upstream>,
         access: Access,
         inbound: InboundHeaders,
+        lifetime: Lifetime,
     ) -> Self {
         Self {
             strip_prefix,
             upstream,
             access,
             inbound,
+            lifetime,
         }
     }
 }
 
 /// A prefix route's request: everything no other route took. Its path is canonical already
-/// ([`crate::observe`]).
-pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, request: Request) -> Response {
+/// ([`crate::observe`]). A WebSocket upgrade takes the same path; only its answer differs.
+pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, mut request: Request) -> Response {
     let Some((prefix, route)) = forwarder.routes.find(request.uri().path()) else {
         return ApiError::not_found(format!("no route for {}", request.uri().path()))
             .into_response();
@@ -95,7 +101,9 @@ pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, request: Request) ->
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
-    forward(&forwarder, prefix, route, &caller, request)
+    // Taken before the request is consumed; it resolves once the caller has the 101.
+    let upgrade = websocket::is_upgrade(&request).then(|| hyper::upgrade::on(&mut request));
+    forward(&forwarder, prefix, route, &caller, request, upgrade)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -274,13 +282,15 @@ fn forwarded_host(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<HeaderVa
     HeaderValue::from_str(host).ok()
 }
 
-/// Forwards an authenticated request and streams the answer back.
+/// Forwards an authenticated request and streams the answer back; for a WebSocket `upgrade`,
+/// an upstream's 101 switches both connections to the relay ([`websocket::switch`]).
 async fn forward(
     forwarder: &Forwarder,
     prefix: &Prefix,
     route: &ProxyRoute,
     caller: &Caller,
     request: Request,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Result<Response, ApiError> {
     let path = upstream_path(prefix, route, &request);
     let peer = request
@@ -311,6 +321,9 @@ async fn forward(
     remove_hop_by_hop(&mut headers);
     remove_inbound_identity(&mut headers, &route.inbound, route.access.cookie_names());
     headers.remove(header::HOST);
+    if upgrade.is_some() {
+        websocket::upgrade_request_headers(&mut headers);
+    }
     // Only a trusted peer's list is continued; anyone else's is replaced by the peer (and
     // removed when the peer is unknown, as in in-process harnesses).
     let forwarded_for = peer.and_then(|ip| {
@@ -358,6 +371,20 @@ async fn forward(
         Ok(response) => response,
     };
 
+    if let Some(inbound) = upgrade
+        && response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS
+    {
+        let mut headers = response.headers().clone();
+        remove_hop_by_hop(&mut headers);
+        let deadline = route.lifetime.deadline(caller);
+        return websocket::switch(
+            inbound,
+            response,
+            headers,
+            deadline,
+            forwarder.max_body_bytes,
+        );
+    }
     let (parts, body) = response.into_parts();
     let mut headers = parts.headers;
     remove_hop_by_hop(&mut headers);
