@@ -131,6 +131,7 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
         routes.clone(),
         config.limits.max_body_bytes,
         TrustedProxies::new(config.trusted_proxies.clone()),
+        config.cors_origins.clone(),
     );
     let observer = Observer::new(metrics, routes, &config.limits);
     let router = wire(fixed, forwarder, observer, config);

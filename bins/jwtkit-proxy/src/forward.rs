@@ -26,23 +26,28 @@ pub struct Forwarder {
     routes: Arc<RouteTable<ProxyRoute>>,
     max_body_bytes: usize,
     trusted: TrustedProxies,
+    /// `cors_origins`: the other origins whose pages may open WebSockets with cookie tokens.
+    cors_origins: Vec<HeaderValue>,
 }
 
 impl Forwarder {
     /// Forwards the requests `routes` match, authenticating callers with `registry`;
     /// `max_body_bytes` is `limits.max_body_bytes` (for the 413 of a body that grows past it);
-    /// the `X-Forwarded-*` headers of peers in `trusted` are kept.
+    /// the `X-Forwarded-*` headers of peers in `trusted` are kept; pages of `cors_origins`
+    /// may open WebSockets on routes that take cookie tokens ([`websocket::origin_allowed`]).
     pub fn new(
         registry: Arc<Registry>,
         routes: Arc<RouteTable<ProxyRoute>>,
         max_body_bytes: usize,
         trusted: TrustedProxies,
+        cors_origins: Vec<HeaderValue>,
     ) -> Self {
         Self {
             registry,
             routes,
             max_body_bytes,
             trusted,
+            cors_origins,
         }
     }
 }
@@ -101,8 +106,20 @@ pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, mut request: Request
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
-    // Taken before the request is consumed; it resolves once the caller has the 101.
-    let upgrade = websocket::is_upgrade(&request).then(|| hyper::upgrade::on(&mut request));
+    let upgrade = if websocket::is_upgrade(&request) {
+        if route.access.cookie_names().next().is_some()
+            && !websocket::origin_allowed(request.headers(), &forwarder.cors_origins)
+        {
+            return ApiError::forbidden(
+                "this page's origin may not open WebSockets on this route: list it in cors_origins",
+            )
+            .into_response();
+        }
+        // Taken before the request is consumed; it resolves once the caller has the 101.
+        Some(hyper::upgrade::on(&mut request))
+    } else {
+        None
+    };
     forward(&forwarder, prefix, route, &caller, request, upgrade)
         .await
         .unwrap_or_else(IntoResponse::into_response)

@@ -108,6 +108,27 @@ pub fn is_upgrade<B>(request: &axum::http::Request<B>) -> bool {
         && names(header::UPGRADE, "websocket")
 }
 
+/// True when a handshake on a route that takes tokens from a cookie may go on: it carries no
+/// `Origin` (not a browser), or its origin is the one the proxy was asked for (`Origin`'s
+/// host and port equal `Host`), or it is listed in `cors_origins`. A WebSocket handshake is
+/// not subject to CORS and browsers send cookies with it, so without this check any site
+/// could open a socket with a visitor's cookie (cross-site WebSocket hijacking).
+pub fn origin_allowed(headers: &HeaderMap, cors_origins: &[HeaderValue]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    if cors_origins.iter().any(|allowed| allowed == origin) {
+        return true;
+    }
+    let authority = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, authority)| authority);
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+}
+
 /// Puts back the upgrade headers that hop-by-hop cleaning removed from a forwarded upgrade
 /// request, and removes the extension offer (the relay reads frames; see the module docs).
 /// `Sec-WebSocket-Key`, `-Version` and `-Protocol` pass as they came: the upstream answers the
@@ -333,6 +354,24 @@ mod tests {
         let mut http10 = request(Method::GET, "upgrade", "websocket");
         *http10.version_mut() = Version::HTTP_10;
         assert!(!is_upgrade(&http10));
+    }
+
+    #[test]
+    fn cookie_handshakes_come_from_the_same_origin_or_a_listed_one() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "proxy.example:8443".parse().unwrap());
+        let listed = ["https://app.example".parse().unwrap()];
+        assert!(origin_allowed(&headers, &listed));
+        let with = |origin: &str| {
+            let mut headers = headers.clone();
+            headers.insert(header::ORIGIN, origin.parse().unwrap());
+            origin_allowed(&headers, &listed)
+        };
+        assert!(with("https://proxy.example:8443"));
+        assert!(with("https://app.example"));
+        assert!(!with("https://evil.example"));
+        assert!(!with("https://proxy.example"));
+        assert!(!with("null"));
     }
 
     #[test]

@@ -182,7 +182,8 @@ websocket = { grace_seconds = 2 }
 
 async fn stack() -> (WsUpstream, Proxy) {
     let upstream = WsUpstream::start().await;
-    let proxy = Proxy::with_toml(&echo_toml("", &upstream.url(), ROUTES), &[]).await;
+    let top = r#"cors_origins = ["https://app.example"]"#;
+    let proxy = Proxy::with_toml(&echo_toml(top, &upstream.url(), ROUTES), &[]).await;
     (upstream, proxy)
 }
 
@@ -282,6 +283,19 @@ async fn text_and_binary_echo_through_the_proxy_and_the_upstream_sees_the_identi
     echo(&mut socket, Message::text("hello through the proxy")).await;
     echo(&mut socket, Message::binary(vec![0u8, 1, 2, 255, 254])).await;
     echo(&mut socket, Message::text("x".repeat(200_000))).await;
+    socket.send(Message::Ping("p1".into())).await.expect("ping");
+    let pong = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Pong(payload))) => return payload,
+                Some(Ok(_)) => {}
+                other => panic!("no pong: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a pong within 5 s");
+    assert_eq!(&pong[..], b"p1");
     socket.close(None).await.expect("close");
 
     let seen = &upstream.seen()[0];
@@ -333,6 +347,32 @@ async fn tokens_come_from_the_query_parameter_or_the_cookie_and_never_reach_the_
     assert_eq!(seen[1].target, "/c/live");
     assert_eq!(seen[1].header("cookie"), Some("theme=dark"));
     assert_eq!(seen[1].header("x-user-id"), Some("bob"));
+}
+
+#[tokio::test]
+async fn cookie_handshakes_from_another_site_are_refused_unless_listed_in_cors_origins() {
+    let (upstream, proxy) = stack().await;
+    let token = hs_token("ivy", json!({}));
+    let from = |origin: &str| {
+        let mut request = request(&proxy, "/c/live", None);
+        let headers = request.headers_mut();
+        headers.insert("cookie", format!("__session={token}").parse().unwrap());
+        headers.insert("origin", origin.parse().unwrap());
+        request
+    };
+    assert_eq!(refusal(from("https://evil.example")).await, 403);
+    assert!(upstream.seen().is_empty(), "{:?}", upstream.seen());
+    let same_origin = format!("http://{}", proxy.addr);
+    for origin in [same_origin.as_str(), "https://app.example"] {
+        let mut socket = connect(from(origin)).await;
+        echo(&mut socket, Message::text(origin)).await;
+    }
+    // Header tokens cannot be sent by another site's page: no origin rule on such routes.
+    let mut request = request(&proxy, "/ws", Some(&token));
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    connect(request).await;
 }
 
 #[tokio::test]
@@ -417,6 +457,24 @@ async fn an_upstream_that_closes_first_closes_the_client_with_its_frame() {
         matches!(end, None | Some(Err(WsError::ConnectionClosed))),
         "{end:?}"
     );
+}
+
+#[tokio::test]
+async fn a_message_over_max_body_bytes_closes_the_socket_with_1009() {
+    let upstream = WsUpstream::start().await;
+    let top = "[limits]\nmax_body_bytes = 65536";
+    let routes = "[[routes]]\nprefix = \"/ws\"\nupstream = \"echo\"\n";
+    let proxy = Proxy::with_toml(&echo_toml(top, &upstream.url(), routes), &[]).await;
+    let token = hs_token("hank", json!({}));
+    let mut socket = connect(request(&proxy, "/ws/big", Some(&token))).await;
+    echo(&mut socket, Message::binary(vec![7u8; 65_536])).await;
+    socket
+        .send(Message::binary(vec![7u8; 65_537]))
+        .await
+        .expect("send");
+    let (code, reason) = close_frame(&mut socket, Duration::from_secs(5)).await;
+    assert_eq!((code, reason.as_str()), (1009, "message too big"));
+    assert_eq!(upstream.close_of("/ws/big").await.0, 1001);
 }
 
 #[tokio::test]
