@@ -478,6 +478,33 @@ async fn a_message_over_max_body_bytes_closes_the_socket_with_1009() {
 }
 
 #[tokio::test]
+async fn sigterm_does_not_wait_for_open_sockets_and_ends_them() {
+    let (_upstream, mut proxy) = stack().await;
+    let token = hs_token("jack", json!({}));
+    let mut socket = connect(request(&proxy, "/ws/shutdown", Some(&token))).await;
+    echo(&mut socket, Message::text("before SIGTERM")).await;
+    proxy.terminate();
+    let status = proxy
+        .wait_exit(Duration::from_secs(10))
+        .expect("the proxy exits with a socket open");
+    assert!(status.success(), "{status:?}");
+    // Today the connection is dropped without a close frame; a close frame would do as well.
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        end.is_ok(),
+        "the client's socket stayed open after the proxy exited"
+    );
+}
+
+#[tokio::test]
 async fn an_upstream_that_does_not_switch_answers_as_a_plain_response() {
     let echo = RawEcho::start().await;
     let proxy = Proxy::with_toml(
