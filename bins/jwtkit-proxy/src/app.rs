@@ -132,6 +132,7 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
         config.limits.max_body_bytes,
         TrustedProxies::new(config.trusted_proxies.clone()),
         config.cors_origins.clone(),
+        metrics.clone(),
     );
     let observer = Observer::new(metrics, routes, &config.limits);
     let router = wire(fixed, forwarder, observer, config);

@@ -15,6 +15,7 @@ use tower_http::timeout::TimeoutBody;
 
 use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ErrorKind};
+use crate::metrics::Metrics;
 use crate::routes::{Prefix, RouteTable};
 use crate::trusted::{self, TrustedProxies};
 use crate::upstream::Upstream;
@@ -28,19 +29,23 @@ pub struct Forwarder {
     trusted: TrustedProxies,
     /// `cors_origins`: the other origins whose pages may open WebSockets with cookie tokens.
     cors_origins: Vec<HeaderValue>,
+    /// Where relayed WebSockets are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl Forwarder {
     /// Forwards the requests `routes` match, authenticating callers with `registry`;
     /// `max_body_bytes` is `limits.max_body_bytes` (for the 413 of a body that grows past it);
     /// the `X-Forwarded-*` headers of peers in `trusted` are kept; pages of `cors_origins`
-    /// may open WebSockets on routes that take cookie tokens ([`websocket::origin_allowed`]).
+    /// may open WebSockets on routes that take cookie tokens ([`websocket::origin_allowed`]);
+    /// relayed WebSockets are counted in `metrics`.
     pub fn new(
         registry: Arc<Registry>,
         routes: Arc<RouteTable<ProxyRoute>>,
         max_body_bytes: usize,
         trusted: TrustedProxies,
         cors_origins: Vec<HeaderValue>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             registry,
@@ -48,6 +53,7 @@ impl Forwarder {
             max_body_bytes,
             trusted,
             cors_origins,
+            metrics,
         }
     }
 }
@@ -393,14 +399,13 @@ async fn forward(
     {
         let mut headers = response.headers().clone();
         remove_hop_by_hop(&mut headers);
-        let deadline = route.lifetime.deadline(caller);
-        return websocket::switch(
-            inbound,
-            response,
-            headers,
-            deadline,
-            forwarder.max_body_bytes,
-        );
+        let socket = websocket::Socket {
+            deadline: route.lifetime.deadline(caller),
+            max_message_bytes: forwarder.max_body_bytes,
+            metrics: forwarder.metrics.clone(),
+            route: prefix.label().to_owned(),
+        };
+        return websocket::switch(inbound, response, headers, socket);
     }
     let (parts, body) = response.into_parts();
     let mut headers = parts.headers;

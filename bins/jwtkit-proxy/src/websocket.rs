@@ -8,6 +8,7 @@
 //! is removed from the forwarded handshake (compressed permessage-deflate frames could not be
 //! read), and an upstream that answers 101 with an extension anyway is refused with 502.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -26,6 +27,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use crate::auth::Caller;
 use crate::config::WebSocketSection;
 use crate::error::{ApiError, ErrorKind};
+use crate::metrics::Metrics;
 
 /// The reason of the close frame sent when the token expires.
 pub const EXPIRED_REASON: &str = "token expired";
@@ -139,15 +141,26 @@ pub fn upgrade_request_headers(headers: &mut HeaderMap) {
     headers.remove(SEC_WEBSOCKET_EXTENSIONS);
 }
 
+/// What a relay needs besides the two connections.
+pub struct Socket {
+    /// When to close it ([`Lifetime::deadline`]).
+    pub deadline: Option<Instant>,
+    /// The largest message and frame (`limits.max_body_bytes`).
+    pub max_message_bytes: usize,
+    /// Where it is counted, under its route's label.
+    pub metrics: Arc<Metrics>,
+    /// The route's metrics label (its prefix as configured).
+    pub route: String,
+}
+
 /// The caller's 101 answer to an upstream's 101 (whose headers, hop-by-hop ones removed, are
-/// `headers`), with the relay started: it runs once both connections are handed over.
-/// 502 when the upstream accepted an extension that was not offered.
+/// `headers`), with the relay of `socket` started: it runs once both connections are handed
+/// over. 502 when the upstream accepted an extension that was not offered.
 pub fn switch(
     inbound: OnUpgrade,
     mut upstream: Response<hyper::body::Incoming>,
     mut headers: HeaderMap,
-    deadline: Option<Instant>,
-    max_message_bytes: usize,
+    socket: Socket,
 ) -> Result<Response<Body>, ApiError> {
     if headers.contains_key(SEC_WEBSOCKET_EXTENSIONS) {
         return Err(ApiError::new(
@@ -166,16 +179,18 @@ pub fn switch(
             }
         };
         let config = WebSocketConfig::default()
-            .max_message_size(Some(max_message_bytes))
-            .max_frame_size(Some(max_message_bytes));
+            .max_message_size(Some(socket.max_message_bytes))
+            .max_frame_size(Some(socket.max_message_bytes));
         let client =
             WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, Some(config))
                 .await;
         let upstream =
             WebSocketStream::from_raw_socket(TokioIo::new(upstream), Role::Client, Some(config))
                 .await;
-        let end = relay(client, upstream, deadline).await;
-        tracing::debug!(end = ?end, "websocket closed");
+        socket.metrics.websocket_opened(&socket.route);
+        let end = relay(client, upstream, socket.deadline).await;
+        socket.metrics.websocket_closed(&socket.route, end.reason());
+        tracing::debug!(route = %socket.route, reason = end.reason(), "websocket closed");
     });
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -183,7 +198,7 @@ pub fn switch(
     Ok(response)
 }
 
-type Socket = WebSocketStream<TokioIo<Upgraded>>;
+type Stream = WebSocketStream<TokioIo<Upgraded>>;
 
 /// One side of a relayed socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,6 +219,27 @@ enum End {
 }
 
 impl End {
+    /// The metrics label of why it ended.
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Closed {
+                by: Side::Client, ..
+            } => "client_closed",
+            Self::Closed {
+                by: Side::Upstream, ..
+            } => "upstream_closed",
+            Self::Failed { too_big: true, .. } => "message_too_big",
+            Self::Failed {
+                side: Side::Client, ..
+            } => "client_failed",
+            Self::Failed {
+                side: Side::Upstream,
+                ..
+            } => "upstream_failed",
+            Self::Expired => "token_expired",
+        }
+    }
+
     /// The close frames still to send: to the client, to the upstream (`None`: nothing, that
     /// side closed or broke the connection itself).
     fn closes(&self) -> (Option<CloseFrame>, Option<CloseFrame>) {
@@ -247,7 +283,7 @@ impl End {
 
 /// Relays messages both ways until one side closes or fails, or `deadline` passes; then closes
 /// the other side (or both) and waits at most [`CLOSE_WAIT`] for the close handshakes.
-async fn relay(client: Socket, upstream: Socket, deadline: Option<Instant>) -> End {
+async fn relay(client: Stream, upstream: Stream, deadline: Option<Instant>) -> End {
     let (mut client_tx, mut client_rx) = client.split();
     let (mut upstream_tx, mut upstream_rx) = upstream.split();
     let expiry = async {
@@ -275,8 +311,8 @@ async fn relay(client: Socket, upstream: Socket, deadline: Option<Instant>) -> E
 /// Forwards `from`'s messages (pings and pongs included) to `to` until `from` closes or either
 /// fails; `side` is `from`'s.
 async fn pump(
-    from: &mut SplitStream<Socket>,
-    to: &mut SplitSink<Socket, Message>,
+    from: &mut SplitStream<Stream>,
+    to: &mut SplitSink<Stream, Message>,
     side: Side,
 ) -> End {
     let other = match side {
@@ -307,17 +343,27 @@ async fn pump(
     }
 }
 
-/// Sends `frame` (if any) on one side, then reads until that side's connection ends: that
-/// flushes a close reply queued while reading, and waits for the peer's.
+/// Ends one side's closing handshake: sends `frame` and waits for the peer's close reply
+/// (dropping what still arrives before it), or, with no `frame` (that side closed or failed
+/// itself), flushes the reply its close frame queued. The connection is dropped after it,
+/// without waiting for the peer to end the TCP connection.
 async fn close(
-    tx: &mut SplitSink<Socket, Message>,
-    rx: &mut SplitStream<Socket>,
+    tx: &mut SplitSink<Stream, Message>,
+    rx: &mut SplitStream<Stream>,
     frame: Option<CloseFrame>,
 ) {
-    if let Some(frame) = frame {
-        let _ = tx.send(Message::Close(Some(frame))).await;
+    let Some(frame) = frame else {
+        let _ = tx.close().await;
+        return;
+    };
+    if tx.send(Message::Close(Some(frame))).await.is_err() {
+        return;
     }
-    while let Some(Ok(_)) = rx.next().await {}
+    while let Some(Ok(message)) = rx.next().await {
+        if matches!(message, Message::Close(_)) {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -125,6 +125,9 @@ async fn serve_socket(stream: TcpStream, record: Arc<Mutex<Seen>>) {
     while let Some(Ok(message)) = socket.next().await {
         match message {
             Message::Text(_) | Message::Binary(_) => {
+                if record.lock().unwrap().target.contains("/drop") {
+                    return;
+                }
                 if socket.send(message).await.is_err() {
                     return;
                 }
@@ -250,6 +253,30 @@ async fn close_frame(socket: &mut Client, within: Duration) -> (u16, String) {
             other => panic!("the socket ended without a close frame: {other:?}"),
         }
     }
+}
+
+/// Reads on after a close frame: that sends the close reply, and the connection ends.
+async fn await_end(socket: &mut Client) {
+    let end = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("the connection ends");
+    assert!(
+        matches!(end, None | Some(Err(WsError::ConnectionClosed))),
+        "{end:?}"
+    );
+}
+
+/// Waits up to 5 s for `/metrics` to hold `line`.
+async fn await_metric(proxy: &Proxy, line: &str) {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = metrics_text(proxy).await;
+        if text.lines().any(|l| l == line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no {line:?} in /metrics:\n{text}");
 }
 
 fn unix_now() -> f64 {
@@ -386,10 +413,17 @@ async fn the_socket_closes_with_1008_when_its_token_expires() {
     assert_eq!((code, reason.as_str()), (1008, "token expired"));
     assert!(at >= exp - 0.05, "closed {:.3} s before exp", exp - at);
     assert!(at <= exp + 1.5, "closed {:.3} s after exp", at - exp);
+    await_end(&mut socket).await;
     assert_eq!(
         upstream.close_of("/ws/expiring").await,
         (1008, "token expired".to_owned())
     );
+    await_metric(
+        &proxy,
+        r#"jwtkit_proxy_websocket_closes_total{route="/ws",reason="token_expired"} 1"#,
+    )
+    .await;
+    await_metric(&proxy, r#"jwtkit_proxy_websockets_open{route="/ws"} 0"#).await;
 }
 
 #[tokio::test]
@@ -419,7 +453,7 @@ async fn sockets_outlive_their_token_when_the_route_says_so_or_within_grace() {
 }
 
 #[tokio::test]
-async fn sixty_concurrent_sockets_each_get_their_own_echoes() {
+async fn sixty_sockets_echo_concurrently_while_sixty_more_stay_open() {
     let (upstream, proxy) = stack().await;
     let token = hs_token("erin", json!({}));
     let sockets = (0..60).map(|i| {
@@ -437,8 +471,17 @@ async fn sixty_concurrent_sockets_each_get_their_own_echoes() {
             socket.close(None).await.expect("close");
         }
     });
-    futures_util::future::join_all(sockets).await;
-    assert_eq!(upstream.seen().len(), 60);
+    let open = (0..60).map(|i| {
+        let request = request(&proxy, &format!("/ws/many/{i}"), Some(&token));
+        async move { connect(request).await }
+    });
+    // 60 sockets held open while another 60 echo and close.
+    let (held, ()) = tokio::join!(futures_util::future::join_all(open), async {
+        futures_util::future::join_all(sockets).await;
+    });
+    assert_eq!(upstream.seen().len(), 120);
+    await_metric(&proxy, r#"jwtkit_proxy_websockets_open{route="/ws"} 60"#).await;
+    drop(held);
 }
 
 #[tokio::test]
@@ -450,13 +493,12 @@ async fn an_upstream_that_closes_first_closes_the_client_with_its_frame() {
     let (code, reason) = close_frame(&mut socket, Duration::from_secs(5)).await;
     assert_eq!((code, reason.as_str()), (4000, "upstream done"));
     // The client's close reply completes the handshake; then the stream ends.
-    let end = tokio::time::timeout(Duration::from_secs(5), socket.next())
-        .await
-        .expect("the connection ends");
-    assert!(
-        matches!(end, None | Some(Err(WsError::ConnectionClosed))),
-        "{end:?}"
-    );
+    await_end(&mut socket).await;
+    await_metric(
+        &proxy,
+        r#"jwtkit_proxy_websocket_closes_total{route="/ws",reason="upstream_closed"} 1"#,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -501,6 +543,19 @@ async fn sigterm_does_not_wait_for_open_sockets_and_ends_them() {
     assert!(
         end.is_ok(),
         "the client's socket stayed open after the proxy exited"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_that_drops_the_connection_closes_the_client_with_1011() {
+    let (_upstream, proxy) = stack().await;
+    let token = hs_token("kim", json!({}));
+    let mut socket = connect(request(&proxy, "/ws/drop", Some(&token))).await;
+    socket.send(Message::text("goodbye")).await.expect("send");
+    let (code, reason) = close_frame(&mut socket, Duration::from_secs(5)).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (1011, "upstream connection failed")
     );
 }
 
