@@ -36,8 +36,6 @@ pub const EXPIRED_REASON: &str = "token expired";
 /// last queued frames. A peer that never answers is dropped after it.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
-const SEC_WEBSOCKET_EXTENSIONS: HeaderName = header::SEC_WEBSOCKET_EXTENSIONS;
-
 /// When a route's sockets close, besides either side closing them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lifetime {
@@ -138,7 +136,7 @@ pub fn origin_allowed(headers: &HeaderMap, cors_origins: &[HeaderValue]) -> bool
 pub fn upgrade_request_headers(headers: &mut HeaderMap) {
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    headers.remove(SEC_WEBSOCKET_EXTENSIONS);
+    headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
 }
 
 /// What a relay needs besides the two connections.
@@ -162,7 +160,7 @@ pub fn switch(
     mut headers: HeaderMap,
     socket: Socket,
 ) -> Result<Response<Body>, ApiError> {
-    if headers.contains_key(SEC_WEBSOCKET_EXTENSIONS) {
+    if headers.contains_key(header::SEC_WEBSOCKET_EXTENSIONS) {
         return Err(ApiError::new(
             ErrorKind::UpstreamError,
             "the upstream accepted a WebSocket extension the proxy did not offer",
@@ -424,7 +422,7 @@ mod tests {
     fn forwarded_handshakes_offer_no_extension() {
         let mut headers = HeaderMap::new();
         headers.insert(
-            SEC_WEBSOCKET_EXTENSIONS,
+            header::SEC_WEBSOCKET_EXTENSIONS,
             "permessage-deflate".parse().unwrap(),
         );
         headers.insert(
@@ -432,10 +430,63 @@ mod tests {
             "dGhlIHNhbXBsZSBub25jZQ==".parse().unwrap(),
         );
         upgrade_request_headers(&mut headers);
-        assert!(!headers.contains_key(SEC_WEBSOCKET_EXTENSIONS));
+        assert!(!headers.contains_key(header::SEC_WEBSOCKET_EXTENSIONS));
         assert_eq!(headers[header::UPGRADE], "websocket");
         assert_eq!(headers[header::CONNECTION], "upgrade");
         assert!(headers.contains_key(header::SEC_WEBSOCKET_KEY));
+    }
+
+    fn caller(claims: serde_json::Value) -> Caller {
+        let serde_json::Value::Object(map) = claims else {
+            panic!("claims are an object")
+        };
+        let token = jwtkit_verify::Validated {
+            header: jwtkit_verify::Header {
+                alg: jwtkit_keys::Algorithm::HS256,
+                kid: None,
+                typ: None,
+            },
+            claims: Arc::new(jwtkit_verify::Claims::from_map(map.into_iter().collect())),
+            issuer: None,
+        };
+        Caller {
+            token,
+            raw: Arc::from("not a token"),
+        }
+    }
+
+    #[test]
+    fn the_deadline_is_exp_plus_grace_and_a_token_without_exp_closes_at_once() {
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as f64;
+        let grace = Lifetime::from_config(&WebSocketSection {
+            close_at_expiry: true,
+            grace_seconds: 30,
+        });
+        let in_100 = caller(serde_json::json!({"exp": unix + 100.0}));
+        let left = grace.deadline(&in_100).unwrap() - Instant::now();
+        assert!((128..=130).contains(&left.as_secs()), "{left:?}");
+        let open = Lifetime::from_config(&WebSocketSection {
+            close_at_expiry: false,
+            grace_seconds: 0,
+        });
+        assert_eq!(open.deadline(&in_100), None);
+        let now = Instant::now();
+        for claims in [
+            serde_json::json!({}),
+            serde_json::json!({"exp": "soon"}),
+            serde_json::json!({"exp": unix - 60.0}),
+        ] {
+            let deadline = grace.deadline(&caller(claims.clone())).unwrap();
+            assert!(deadline <= Instant::now() && deadline >= now, "{claims}");
+        }
+        // Beyond what a clock holds: no deadline rather than a panic.
+        assert_eq!(
+            grace.deadline(&caller(serde_json::json!({"exp": 1e300}))),
+            None
+        );
     }
 
     #[test]
