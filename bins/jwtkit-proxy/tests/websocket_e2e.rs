@@ -560,6 +560,39 @@ async fn an_upstream_that_drops_the_connection_closes_the_client_with_1011() {
 }
 
 #[tokio::test]
+async fn an_upstream_accepting_an_extension_that_was_not_offered_is_502() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move {
+        // Plain GETs (the proxy's `/health` look) are answered 200; the handshake 101 with an
+        // extension, which a relay of frames could not read.
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let answer = if String::from_utf8_lossy(&head)
+                .to_ascii_lowercase()
+                .contains("upgrade: websocket")
+            {
+                "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\
+                 sec-websocket-accept: x\r\nsec-websocket-extensions: permessage-deflate\r\n\r\n"
+            } else {
+                "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+            };
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    let routes = "[[routes]]\nprefix = \"/ws\"\nupstream = \"echo\"\n";
+    let proxy = Proxy::with_toml(&echo_toml("", &url, routes), &[]).await;
+    let token = hs_token("lena", json!({}));
+    assert_eq!(refusal(request(&proxy, "/ws", Some(&token))).await, 502);
+    server.abort();
+}
+
+#[tokio::test]
 async fn an_upstream_that_does_not_switch_answers_as_a_plain_response() {
     let echo = RawEcho::start().await;
     let proxy = Proxy::with_toml(
