@@ -26,6 +26,7 @@ use crate::tokens::CentrifugoTokens;
 use crate::trusted::TrustedProxies;
 use crate::upstream::Upstream;
 use crate::upstream::tls::upstream_tls;
+use crate::websocket::Lifetime;
 
 /// The proxy built from its configuration.
 pub struct App {
@@ -146,6 +147,8 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
         routes.clone(),
         config.limits.max_body_bytes,
         TrustedProxies::new(config.trusted_proxies.clone()),
+        config.cors_origins.clone(),
+        metrics.clone(),
     );
     let observer = Observer::new(metrics, routes, &config.limits);
     let router = wire(fixed, forwarder, observer, config);
@@ -184,6 +187,7 @@ fn route_table(
                 upstreams[&r.upstream].clone(),
                 Access::new(&format!("routes[{index}]"), &r.access)?,
                 inbound,
+                Lifetime::from_config(&r.websocket),
             );
             Ok((prefix, route))
         })

@@ -18,7 +18,7 @@ use jwtkit_verify::{IssuerConfig, KeySource, Policy};
 use crate::auth::TokenSource;
 use crate::config::{
     AccessSection, CentrifugoSection, Config, ConfigError, MintProfile, MintSection, RouteSection,
-    SecretRef, UpstreamAuth, UpstreamSection,
+    SecretRef, UpstreamAuth, UpstreamSection, WebSocketSection,
 };
 
 /// Why dev mode could not set up its embedded pieces.
@@ -146,6 +146,7 @@ pub async fn start(listen: &str) -> Result<Dev, DevError> {
         upstream: "echo".into(),
         strip_prefix: true,
         case_insensitive: false,
+        websocket: WebSocketSection::default(),
         access: open.clone(),
     }];
     config.centrifugo = Some(CentrifugoSection {

@@ -15,9 +15,11 @@ use tower_http::timeout::TimeoutBody;
 
 use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ErrorKind};
+use crate::metrics::Metrics;
 use crate::routes::{Prefix, RouteTable};
 use crate::trusted::{self, TrustedProxies};
 use crate::upstream::Upstream;
+use crate::websocket::{self, Lifetime};
 
 /// What the prefix routes need on every request.
 pub struct Forwarder {
@@ -25,23 +27,33 @@ pub struct Forwarder {
     routes: Arc<RouteTable<ProxyRoute>>,
     max_body_bytes: usize,
     trusted: TrustedProxies,
+    /// `cors_origins`: the other origins whose pages may open WebSockets with cookie tokens.
+    cors_origins: Vec<HeaderValue>,
+    /// Where relayed WebSockets are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl Forwarder {
     /// Forwards the requests `routes` match, authenticating callers with `registry`;
     /// `max_body_bytes` is `limits.max_body_bytes` (for the 413 of a body that grows past it);
-    /// the `X-Forwarded-*` headers of peers in `trusted` are kept.
+    /// the `X-Forwarded-*` headers of peers in `trusted` are kept; pages of `cors_origins`
+    /// may open WebSockets on routes that take cookie tokens ([`websocket::origin_allowed`]);
+    /// relayed WebSockets are counted in `metrics`.
     pub fn new(
         registry: Arc<Registry>,
         routes: Arc<RouteTable<ProxyRoute>>,
         max_body_bytes: usize,
         trusted: TrustedProxies,
+        cors_origins: Vec<HeaderValue>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             registry,
             routes,
             max_body_bytes,
             trusted,
+            cors_origins,
+            metrics,
         }
     }
 }
@@ -56,28 +68,33 @@ pub struct ProxyRoute {
     access: Access,
     /// Inbound headers that never reach the upstream.
     inbound: InboundHeaders,
+    /// How long its WebSockets may stay open.
+    lifetime: Lifetime,
 }
 
 impl ProxyRoute {
-    /// A route to `upstream` for callers `access` admits.
+    /// A route to `upstream` for callers `access` admits, its WebSockets closed as `lifetime`
+    /// says.
     pub fn new(
         strip_prefix: bool,
         upstream: Arc<Upstream>,
         access: Access,
         inbound: InboundHeaders,
+        lifetime: Lifetime,
     ) -> Self {
         Self {
             strip_prefix,
             upstream,
             access,
             inbound,
+            lifetime,
         }
     }
 }
 
 /// A prefix route's request: everything no other route took. Its path is canonical already
-/// ([`crate::observe`]).
-pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, request: Request) -> Response {
+/// ([`crate::observe`]). A WebSocket upgrade takes the same path; only its answer differs.
+pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, mut request: Request) -> Response {
     let Some((prefix, route)) = forwarder.routes.find(request.uri().path()) else {
         return ApiError::not_found(format!("no route for {}", request.uri().path()))
             .into_response();
@@ -95,7 +112,21 @@ pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, request: Request) ->
         Ok(caller) => caller,
         Err(err) => return err.into_response(),
     };
-    forward(&forwarder, prefix, route, &caller, request)
+    let upgrade = if websocket::is_upgrade(&request) {
+        if route.access.cookie_names().next().is_some()
+            && !websocket::origin_allowed(request.headers(), &forwarder.cors_origins)
+        {
+            return ApiError::forbidden(
+                "this page's origin may not open WebSockets on this route: list it in cors_origins",
+            )
+            .into_response();
+        }
+        // Taken before the request is consumed; it resolves once the caller has the 101.
+        Some(hyper::upgrade::on(&mut request))
+    } else {
+        None
+    };
+    forward(&forwarder, prefix, route, &caller, request, upgrade)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -284,13 +315,15 @@ fn forwarded_host(
     HeaderValue::from_str(host).ok()
 }
 
-/// Forwards an authenticated request and streams the answer back.
+/// Forwards an authenticated request and streams the answer back; for a WebSocket `upgrade`,
+/// an upstream's 101 switches both connections to the relay ([`websocket::switch`]).
 async fn forward(
     forwarder: &Forwarder,
     prefix: &Prefix,
     route: &ProxyRoute,
     caller: &Caller,
     request: Request,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Result<Response, ApiError> {
     let path = upstream_path(prefix, route, &request);
     let peer = request
@@ -328,6 +361,9 @@ async fn forward(
     }
     remove_inbound_identity(&mut headers, &route.inbound, route.access.cookie_names());
     headers.remove(header::HOST);
+    if upgrade.is_some() {
+        websocket::upgrade_request_headers(&mut headers);
+    }
     // Only a trusted peer's list is continued; anyone else's is replaced by the peer (and
     // removed when the peer is unknown, as in in-process harnesses).
     let forwarded_for = peer.and_then(|ip| {
@@ -376,6 +412,19 @@ async fn forward(
         Ok(response) => response,
     };
 
+    if let Some(inbound) = upgrade
+        && response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS
+    {
+        let mut headers = response.headers().clone();
+        remove_hop_by_hop(&mut headers);
+        let socket = websocket::Socket {
+            deadline: route.lifetime.deadline(caller),
+            max_message_bytes: forwarder.max_body_bytes,
+            metrics: forwarder.metrics.clone(),
+            route: prefix.label().to_owned(),
+        };
+        return websocket::switch(inbound, response, headers, socket);
+    }
     let (parts, body) = response.into_parts();
     let mut headers = parts.headers;
     remove_hop_by_hop(&mut headers);

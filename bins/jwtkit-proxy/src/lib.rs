@@ -20,6 +20,7 @@ pub mod status;
 pub mod tokens;
 pub mod trusted;
 pub mod upstream;
+pub mod websocket;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

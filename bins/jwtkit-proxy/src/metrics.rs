@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests by route and status, auth failures by code, authorization
-//! denials by route, upstream latency,
+//! denials by route, upstream latency, open WebSockets and their closes by reason,
 //! and the key-set facts of every JWKS-backed issuer (read at scrape time).
 
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry as PromRegistry;
 
@@ -24,6 +24,12 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CloseLabels {
+    route: String,
+    reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -120,6 +126,8 @@ pub struct Metrics {
     auth_failures: Family<CodeLabels, Counter>,
     authz_denials: Family<RouteLabels, Counter>,
     upstream_seconds: Family<UpstreamLabels, Histogram>,
+    websockets_open: Family<RouteLabels, Gauge>,
+    websocket_closes: Family<CloseLabels, Counter>,
 }
 
 impl Metrics {
@@ -152,6 +160,18 @@ impl Metrics {
             "Upstream request latency",
             upstream_seconds.clone(),
         );
+        let websockets_open = Family::<RouteLabels, Gauge>::default();
+        let websocket_closes = Family::<CloseLabels, Counter>::default();
+        registry.register(
+            "websockets_open",
+            "WebSockets relayed now, by route",
+            websockets_open.clone(),
+        );
+        registry.register(
+            "websocket_closes",
+            "Relayed WebSockets ended, by route and reason",
+            websocket_closes.clone(),
+        );
         registry.register_collector(Box::new(JwksCollector(issuers)));
         Self {
             registry: Mutex::new(registry),
@@ -159,7 +179,32 @@ impl Metrics {
             auth_failures,
             authz_denials,
             upstream_seconds,
+            websockets_open,
+            websocket_closes,
         }
+    }
+
+    /// Counts a WebSocket relayed on `route` from now on.
+    pub fn websocket_opened(&self, route: &str) {
+        self.websockets_open
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a relayed WebSocket on `route` ended for `reason`.
+    pub fn websocket_closed(&self, route: &str, reason: &'static str) {
+        let labels = RouteLabels {
+            route: route.to_owned(),
+        };
+        self.websockets_open.get_or_create(&labels).dec();
+        self.websocket_closes
+            .get_or_create(&CloseLabels {
+                route: labels.route,
+                reason,
+            })
+            .inc();
     }
 
     /// Counts a finished request.

@@ -156,6 +156,13 @@ impl Config {
                 ));
             }
             known_upstream(format!("{key}.upstream"), &route.upstream)?;
+            if !route.websocket.close_at_expiry && route.websocket.grace_seconds > 0 {
+                return Err(ConfigError::new(
+                    format!("{key}.websocket.grace_seconds"),
+                    "has no effect with close_at_expiry = false",
+                    format!("remove it, or set {key}.websocket.close_at_expiry = true"),
+                ));
+            }
             check_access(key, &route.access)?;
         }
         if let Some(camunda) = &self.camunda {
@@ -347,6 +354,52 @@ mod tests {
                 .unwrap_err()
                 .key,
             "issuers[0]"
+        );
+    }
+
+    #[test]
+    fn websocket_options_parse_and_errors_name_their_whole_key() {
+        let route = |websocket: &str| {
+            format!(
+                r#"
+                [[issuers]]
+                name = "api"
+                iss = ["urn:x"]
+                secret = {{ env = "X" }}
+                [[upstreams]]
+                name = "echo"
+                url = "http://127.0.0.1:1"
+                [[routes]]
+                prefix = "/a"
+                upstream = "echo"
+                [[routes]]
+                prefix = "/ws"
+                upstream = "echo"
+                {websocket}
+                "#
+            )
+        };
+        let config = Config::from_toml(&route("")).unwrap();
+        assert!(config.routes[1].websocket.close_at_expiry);
+        assert_eq!(config.routes[1].websocket.grace_seconds, 0);
+        let config = Config::from_toml(&route("websocket = { grace_seconds = 30 }")).unwrap();
+        config.check().unwrap();
+        assert_eq!(config.routes[1].websocket.grace_seconds, 30);
+
+        let err = Config::from_toml(&route("websocket = { grace_seconds = 86401 }")).unwrap_err();
+        assert_eq!(err.key, "routes[1].websocket.grace_seconds");
+        assert!(err.fix.contains("close_at_expiry = false"), "{err}");
+        let err = Config::from_toml(&route(
+            "[routes.websocket]\nclose_at_expiry = false\ngrace_seconds = 5",
+        ))
+        .unwrap()
+        .check()
+        .unwrap_err();
+        assert_eq!(err.key, "routes[1].websocket.grace_seconds");
+        let err = Config::from_toml(&route("websocket = { close_at_exp = false }")).unwrap_err();
+        assert!(
+            err.problem.contains("unknown field `close_at_exp`"),
+            "{err}"
         );
     }
 }

@@ -323,9 +323,37 @@ pub struct RouteSection {
     /// Match the prefix in any letter case (for upstreams that read paths case-insensitively).
     #[serde(default)]
     pub case_insensitive: bool,
+    /// WebSocket options (`[routes.websocket]`): how long an upgraded connection may stay open.
+    #[serde(default)]
+    pub websocket: WebSocketSection,
     #[serde(flatten)]
     /// Who may use the route.
     pub access: AccessSection,
+}
+
+/// A route's WebSocket options. Upgrades pass on every route; these only bound the socket's life.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketSection {
+    /// Close the socket (1008 `token expired`) when the token that opened it expires (default on).
+    #[serde(default = "default_close_at_expiry")]
+    pub close_at_expiry: bool,
+    /// Seconds the socket may outlive the token's `exp` (default 0, at most a day).
+    #[serde(default, deserialize_with = "de::grace_seconds")]
+    pub grace_seconds: u64,
+}
+
+fn default_close_at_expiry() -> bool {
+    true
+}
+
+impl Default for WebSocketSection {
+    fn default() -> Self {
+        Self {
+            close_at_expiry: default_close_at_expiry(),
+            grace_seconds: 0,
+        }
+    }
 }
 
 /// Per-route requirements on the caller.

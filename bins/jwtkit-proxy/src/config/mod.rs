@@ -21,7 +21,7 @@ pub mod values;
 pub use file::{
     AccessSection, CamundaSection, CentrifugoSection, Config, InitiatorVariables, IssuerSection,
     Limits, LogConfig, LogFormat, MethodRules, MintSection, RouteSection, UpstreamAuth,
-    UpstreamSection,
+    UpstreamSection, WebSocketSection,
 };
 pub use secret::{SecretRef, load_secret, secret_origin};
 pub use values::{LogLevel, MintProfile};

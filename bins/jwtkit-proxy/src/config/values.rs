@@ -85,7 +85,7 @@ impl ValueError {
 }
 
 /// The fields whose values are parsed here.
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 12] = [
     "token_from",
     "profile",
     "algorithm",
@@ -97,6 +97,7 @@ const FIELDS: [&str; 11] = [
     "cors_origins",
     "timeout_seconds",
     "ca_mode",
+    "grace_seconds",
 ];
 
 /// The `profile` of minted upstream credentials.
@@ -258,6 +259,24 @@ pub fn timeout_seconds(seconds: u64) -> Result<u64, ValueError> {
     Ok(seconds)
 }
 
+/// The most a WebSocket may outlive its token: a day. More is not a grace period.
+pub const MAX_GRACE_SECONDS: u64 = 86_400;
+
+/// A route's WebSocket `grace_seconds`: at most [`MAX_GRACE_SECONDS`].
+pub fn grace_seconds(seconds: u64) -> Result<u64, ValueError> {
+    if seconds > MAX_GRACE_SECONDS {
+        return Err(ValueError::new(
+            "grace_seconds",
+            &seconds.to_string(),
+            format!("{seconds} is more than a day past the token's expiry"),
+            format!(
+                "use at most {MAX_GRACE_SECONDS}, or close_at_expiry = false to keep sockets open"
+            ),
+        ));
+    }
+    Ok(seconds)
+}
+
 /// A JWS algorithm name for an issuer's `algorithms`.
 pub fn algorithm(text: &str) -> Result<Algorithm, ValueError> {
     text.parse::<Algorithm>()
@@ -376,6 +395,10 @@ pub(super) mod de {
         super::timeout_seconds(u64::deserialize(d)?).map_err(ValueError::into_de)
     }
 
+    pub fn grace_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        super::grace_seconds(u64::deserialize(d)?).map_err(ValueError::into_de)
+    }
+
     pub fn token_sources<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TokenSource>, D::Error> {
         all_parsed(d, str::parse)
     }
@@ -446,7 +469,11 @@ fn find(table: &toml::Table, prefix: &str, error: &ValueError, found: &mut Vec<S
         } else {
             format!("{prefix}.{name}")
         };
-        let holds = |v: &toml::Value| v.as_str() == Some(error.value.as_str());
+        // Numbers too: a number that does not fit (`grace_seconds`) is found by its digits.
+        let holds = |v: &toml::Value| {
+            v.as_str() == Some(error.value.as_str())
+                || v.as_integer().is_some_and(|i| i.to_string() == error.value)
+        };
         match value {
             toml::Value::Table(inner) => find(inner, &key, error, found),
             toml::Value::Array(items) => {

@@ -381,9 +381,12 @@ impl JsonValue for reqwest::Response {
     }
 }
 
-/// The `jwtkit-proxy` binary.
-pub fn proxy_binary() -> &'static str {
-    env!("CARGO_BIN_EXE_jwtkit-proxy")
+/// The `jwtkit-proxy` binary: `JWTKIT_PROXY_BIN` when set (a build's own copy when several
+/// work trees share one target directory, whose uplifted binary any of them may replace),
+/// else the one Cargo built for these tests.
+pub fn proxy_binary() -> String {
+    std::env::var("JWTKIT_PROXY_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_jwtkit-proxy").to_owned())
 }
 
 /// A running proxy.
