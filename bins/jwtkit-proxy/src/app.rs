@@ -32,11 +32,23 @@ pub struct App {
     pub registry: Arc<Registry>,
     /// Every route, with the proxy's middleware.
     pub router: Router,
+    /// The counters the router updates and `/metrics` shows.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Builds the proxy; every secret and key file is read now, so mistakes stop the start.
 /// `extra_issuers` (dev mode's) are trusted besides the configured ones.
 pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, ConfigError> {
+    build_with_metrics(config, extra_issuers, None)
+}
+
+/// [`build`], counting into `metrics` when given (a reload keeps the process's counters; the
+/// caller points them at the new registry once the new router serves).
+pub fn build_with_metrics(
+    config: &Config,
+    extra_issuers: Vec<IssuerConfig>,
+    metrics: Option<Arc<Metrics>>,
+) -> Result<App, ConfigError> {
     config.check()?;
     let mut issuers = config
         .issuers
@@ -68,7 +80,7 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
         registry = registry.with_token_cache(config.token_cache_capacity);
     }
     let registry = Arc::new(registry);
-    let metrics = Arc::new(Metrics::new(registry.clone()));
+    let metrics = metrics.unwrap_or_else(|| Arc::new(Metrics::new(registry.clone())));
     let client = UpstreamClient::new(Duration::from_secs(5))
         .map_err(|e| ConfigError::new("upstreams", e, "check the system's CA certificates"))?;
     let mut upstreams = HashMap::new();
@@ -131,9 +143,13 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
         config.limits.max_body_bytes,
         TrustedProxies::new(config.trusted_proxies.clone()),
     );
-    let observer = Observer::new(metrics, routes, &config.limits);
+    let observer = Observer::new(metrics.clone(), routes, &config.limits);
     let router = wire(fixed, forwarder, observer, config);
-    Ok(App { registry, router })
+    Ok(App {
+        registry,
+        router,
+        metrics,
+    })
 }
 
 /// The prefix routes, each with its upstream, access rules and inbound header rules.

@@ -1,0 +1,224 @@
+//! Live reload: SIGHUP, or a change of the configuration file or of a file it names (secrets,
+//! key files, the listener's certificate), re-reads the configuration. The new one is
+//! validated as completely as at start ([`crate::prepare`], also what `--check-config` runs);
+//! only then are the router and the certificate replaced, each by one atomic store. A request
+//! in flight keeps the router it started with; a refused configuration logs one line
+//! `reload refused: <error>` and the old one keeps serving.
+//!
+//! Files are polled (metadata every [`POLL`], acted on once unchanged for one more poll) rather
+//! than watched with inotify: a stat of a handful of files costs nothing, it sees Kubernetes'
+//! symlink swaps of ConfigMap and Secret volumes and files on any filesystem alike, and the
+//! extra poll is the debounce that lets a writer finish (a half-written file that is still
+//! refused is retried when it changes again).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::server::SharedRouter;
+use crate::server::tls::CertResolver;
+use crate::{Overrides, StartError};
+
+/// How often the watched files' metadata is read.
+pub const POLL: Duration = Duration::from_millis(300);
+
+/// Where the configuration came from, which decides what a reload can re-read.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// `--config PATH`: re-read on SIGHUP and when it or a file it names changes.
+    File(PathBuf),
+    /// Environment mode: the process's environment cannot change, so nothing is re-read.
+    Environment,
+    /// `--dev`: generated in the process, nothing to re-read.
+    Dev,
+}
+
+/// What is serving, and how to replace it.
+pub struct Reloader {
+    /// Where the configuration comes from.
+    pub source: Source,
+    /// The command line's overrides, applied again to every new configuration.
+    pub overrides: Overrides,
+    /// The configuration that serves now.
+    pub serving: Config,
+    /// The router the listener loads per request.
+    pub router: SharedRouter,
+    /// The listener's certificate (with `[tls]`).
+    pub tls: Option<Arc<CertResolver>>,
+    /// The process's counters, kept across reloads.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Reloader {
+    /// Reloads on SIGHUP and on file changes until the task is dropped.
+    pub async fn run(mut self) {
+        let mut hangup = hangup_signal();
+        let Source::File(path) = self.source.clone() else {
+            // Nothing to watch; a SIGHUP only says why nothing happens (and no longer ends
+            // the process, as its default action would).
+            while hangup.recv().await.is_some() {
+                tracing::warn!("{}", self.cannot_reload());
+            }
+            return;
+        };
+        let mut watched = Watched::new(&path, &self.serving);
+        let mut poll = tokio::time::interval(POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                Some(()) = hangup.recv() => {
+                    self.reload(&path, "SIGHUP").await;
+                    watched = Watched::new(&path, &self.serving);
+                }
+                _ = poll.tick() => {
+                    if let Some(changed) = watched.settled_change() {
+                        let why = format!("{} changed", changed.display());
+                        self.reload(&path, &why).await;
+                        watched = Watched::new(&path, &self.serving);
+                    }
+                }
+            }
+        }
+    }
+
+    fn cannot_reload(&self) -> &'static str {
+        match self.source {
+            Source::Environment => {
+                "SIGHUP: environment mode cannot re-read its environment; restart the proxy to \
+                 change its configuration"
+            }
+            _ => "SIGHUP: --dev mode has no configuration file to re-read; restart it",
+        }
+    }
+
+    /// Loads, validates and swaps in the configuration at `path`; logs the outcome.
+    pub async fn reload(&mut self, path: &Path, why: &str) {
+        match self.apply(path).await {
+            Ok(()) => {
+                self.metrics.reload(true);
+                tracing::info!("configuration reloaded ({why})");
+            }
+            Err(err) => {
+                self.metrics.reload(false);
+                tracing::error!("reload refused: {err}");
+            }
+        }
+    }
+
+    async fn apply(&mut self, path: &Path) -> Result<(), StartError> {
+        let mut config = crate::load_file(path)?;
+        self.overrides.apply(&mut config);
+        if self.serving.tls.is_some() != config.tls.is_some() {
+            return Err(StartError::Config(crate::config::ConfigError::new(
+                "tls",
+                "adding or removing [tls] changes the listener",
+                "restart the proxy to switch between HTTP and HTTPS",
+            )));
+        }
+        let (app, certificate) = crate::prepare(&config, Vec::new(), Some(self.metrics.clone()))?;
+        if config.listen != self.serving.listen {
+            tracing::warn!(
+                serving = %self.serving.listen,
+                configured = %config.listen,
+                "`listen` changed: it takes effect at the next restart"
+            );
+            config.listen = self.serving.listen.clone();
+        }
+        crate::warm_up(&app.registry).await;
+        if let (Some(resolver), Some(certificate)) = (&self.tls, certificate) {
+            resolver.set(certificate);
+        }
+        self.router.store(Arc::new(app.router));
+        self.metrics.set_issuers(app.registry);
+        self.serving = config;
+        Ok(())
+    }
+}
+
+/// SIGHUP as a stream of `()`; never yields where there are no such signals.
+fn hangup_signal() -> tokio::sync::mpsc::Receiver<()> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut signal) => {
+            tokio::spawn(async move {
+                while signal.recv().await.is_some() {
+                    // A reload already queued covers this one too.
+                    let _ = sender.try_send(());
+                }
+            });
+        }
+        Err(err) => tracing::warn!("SIGHUP cannot be handled: {err}; reload by file change only"),
+    }
+    #[cfg(not(unix))]
+    drop(sender);
+    receiver
+}
+
+/// What identifies a file's content without reading it: following symlinks, so a swapped
+/// Kubernetes `..data` link shows as a different file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp(Option<(SystemTime, u64, u64)>);
+
+impl Stamp {
+    fn of(path: &Path) -> Self {
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return Self(None);
+        };
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Self(
+            metadata
+                .modified()
+                .ok()
+                .map(|modified| (modified, metadata.len(), inode)),
+        )
+    }
+}
+
+/// The configuration file and the files it names, with the stamps of the serving version.
+struct Watched {
+    files: Vec<PathBuf>,
+    applied: Vec<Stamp>,
+    pending: Option<Vec<Stamp>>,
+}
+
+impl Watched {
+    fn new(config_file: &Path, serving: &Config) -> Self {
+        let mut files = vec![config_file.to_owned()];
+        files.extend(serving.named_files());
+        let applied = files.iter().map(|f| Stamp::of(f)).collect();
+        Self {
+            files,
+            applied,
+            pending: None,
+        }
+    }
+
+    /// A file that changed since the serving version and has not changed since the previous
+    /// poll (the writer is done), if any.
+    fn settled_change(&mut self) -> Option<PathBuf> {
+        let now: Vec<Stamp> = self.files.iter().map(|f| Stamp::of(f)).collect();
+        if now == self.applied {
+            self.pending = None;
+            return None;
+        }
+        if self.pending.as_ref() != Some(&now) {
+            self.pending = Some(now);
+            return None;
+        }
+        let changed = self
+            .files
+            .iter()
+            .zip(now.iter().zip(&self.applied))
+            .find(|(_, (now, applied))| now != applied)
+            .map(|(file, _)| file.clone());
+        self.applied = now;
+        self.pending = None;
+        changed
+    }
+}
