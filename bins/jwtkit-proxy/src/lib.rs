@@ -236,14 +236,14 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     let resolver = certificate.map(|c| Arc::new(CertResolver::new(c)));
     let acceptor = resolver.clone().map(tls::acceptor).transpose()?;
     let router: SharedRouter = Arc::new(ArcSwap::from_pointee(router));
-    let reloader = Reloader {
+    let reloader = Reloader::new(
         source,
         overrides,
-        serving: config,
-        router: router.clone(),
-        tls: resolver,
-        metrics: app.metrics,
-    };
+        config,
+        router.clone(),
+        resolver,
+        app.metrics,
+    );
     let reloading = tokio::spawn(reloader.run());
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, "listening");

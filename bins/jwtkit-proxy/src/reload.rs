@@ -37,21 +37,40 @@ pub enum Source {
 
 /// What is serving, and how to replace it.
 pub struct Reloader {
-    /// Where the configuration comes from.
-    pub source: Source,
-    /// The command line's overrides, applied again to every new configuration.
-    pub overrides: Overrides,
-    /// The configuration that serves now.
-    pub serving: Config,
-    /// The router the listener loads per request.
-    pub router: SharedRouter,
-    /// The listener's certificate (with `[tls]`).
-    pub tls: Option<Arc<CertResolver>>,
-    /// The process's counters, kept across reloads.
-    pub metrics: Arc<Metrics>,
+    source: Source,
+    overrides: Overrides,
+    serving: Config,
+    router: SharedRouter,
+    tls: Option<Arc<CertResolver>>,
+    metrics: Arc<Metrics>,
+    /// The files named by a configuration that was read but refused: watched as well, so the
+    /// secret it waits for is seen when it appears.
+    refused_files: Vec<PathBuf>,
 }
 
 impl Reloader {
+    /// Replaces what `serving` built: the `router` the listener loads per request, the
+    /// listener's certificate (with `[tls]`), the registry `metrics` reads; `overrides` (the
+    /// command line) apply to every new configuration as at start.
+    pub fn new(
+        source: Source,
+        overrides: Overrides,
+        serving: Config,
+        router: SharedRouter,
+        tls: Option<Arc<CertResolver>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            source,
+            overrides,
+            serving,
+            router,
+            tls,
+            metrics,
+            refused_files: Vec::new(),
+        }
+    }
+
     /// Reloads on SIGHUP and on file changes until the task is dropped.
     pub async fn run(mut self) {
         let mut hangup = hangup_signal();
@@ -63,24 +82,39 @@ impl Reloader {
             }
             return;
         };
-        let mut watched = Watched::new(&path, &self.serving);
+        let mut watched = Watched::new(self.watch_list(&path), None);
         let mut poll = tokio::time::interval(POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                Some(()) = hangup.recv() => {
-                    self.reload(&path, "SIGHUP").await;
-                    watched = Watched::new(&path, &self.serving);
-                }
-                _ = poll.tick() => {
-                    if let Some(changed) = watched.settled_change() {
-                        let why = format!("{} changed", changed.display());
-                        self.reload(&path, &why).await;
-                        watched = Watched::new(&path, &self.serving);
-                    }
-                }
+            let (why, read) = tokio::select! {
+                Some(()) = hangup.recv() => ("SIGHUP".to_owned(), watched.stamp_now()),
+                _ = poll.tick() => match watched.settled_change() {
+                    Some((changed, read)) => (format!("{} changed", changed.display()), read),
+                    None => continue,
+                },
+            };
+            self.reload(&path, &why).await;
+            // The files as they were before they were read: a change during the reload is
+            // seen at the next poll.
+            watched = Watched::new(self.watch_list(&path), Some((&watched.files, read)));
+        }
+    }
+
+    /// The configuration file, the files the serving configuration names and those of a
+    /// refused one.
+    fn watch_list(&self, config_file: &Path) -> Vec<PathBuf> {
+        let mut files = vec![config_file.to_owned()];
+        for file in self
+            .serving
+            .named_files()
+            .into_iter()
+            .chain(self.refused_files.clone())
+        {
+            if !files.contains(&file) {
+                files.push(file);
             }
         }
+        files
     }
 
     fn cannot_reload(&self) -> &'static str {
@@ -98,6 +132,7 @@ impl Reloader {
         match self.apply(path).await {
             Ok(()) => {
                 self.metrics.reload(true);
+                self.refused_files.clear();
                 tracing::info!("configuration reloaded ({why})");
             }
             Err(err) => {
@@ -110,6 +145,7 @@ impl Reloader {
     async fn apply(&mut self, path: &Path) -> Result<(), StartError> {
         let mut config = crate::load_file(path)?;
         self.overrides.apply(&mut config);
+        self.refused_files = config.named_files();
         if self.serving.tls.is_some() != config.tls.is_some() {
             return Err(StartError::Config(crate::config::ConfigError::new(
                 "tls",
@@ -180,7 +216,7 @@ impl Stamp {
     }
 }
 
-/// The configuration file and the files it names, with the stamps of the serving version.
+/// The watched files with the stamps of the version last read.
 struct Watched {
     files: Vec<PathBuf>,
     applied: Vec<Stamp>,
@@ -188,10 +224,21 @@ struct Watched {
 }
 
 impl Watched {
-    fn new(config_file: &Path, serving: &Config) -> Self {
-        let mut files = vec![config_file.to_owned()];
-        files.extend(serving.named_files());
-        let applied = files.iter().map(|f| Stamp::of(f)).collect();
+    /// Watches `files`; the stamps of those in `read` (files, stamps) are the ones they had
+    /// when last read, the others are stamped now.
+    fn new(files: Vec<PathBuf>, read: Option<(&[PathBuf], Vec<Stamp>)>) -> Self {
+        let applied = files
+            .iter()
+            .map(|file| {
+                read.as_ref()
+                    .and_then(|(old, stamps)| {
+                        old.iter()
+                            .position(|f| f == file)
+                            .map(|i| stamps[i].clone())
+                    })
+                    .unwrap_or_else(|| Stamp::of(file))
+            })
+            .collect();
         Self {
             files,
             applied,
@@ -199,10 +246,15 @@ impl Watched {
         }
     }
 
-    /// A file that changed since the serving version and has not changed since the previous
-    /// poll (the writer is done), if any.
-    fn settled_change(&mut self) -> Option<PathBuf> {
-        let now: Vec<Stamp> = self.files.iter().map(|f| Stamp::of(f)).collect();
+    fn stamp_now(&self) -> Vec<Stamp> {
+        self.files.iter().map(|f| Stamp::of(f)).collect()
+    }
+
+    /// A file that changed since it was last read and has not changed since the previous poll
+    /// (the writer is done), with the stamps of all files now; `None` while nothing changed
+    /// or a change is still settling.
+    fn settled_change(&mut self) -> Option<(PathBuf, Vec<Stamp>)> {
+        let now = self.stamp_now();
         if now == self.applied {
             self.pending = None;
             return None;
@@ -216,9 +268,7 @@ impl Watched {
             .iter()
             .zip(now.iter().zip(&self.applied))
             .find(|(_, (now, applied))| now != applied)
-            .map(|(file, _)| file.clone());
-        self.applied = now;
-        self.pending = None;
-        changed
+            .map(|(file, _)| file.clone())?;
+        Some((changed, now))
     }
 }

@@ -203,3 +203,24 @@ async fn a_request_in_flight_finishes_on_the_configuration_it_started_with() {
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json["slept_ms"], 2000);
 }
+
+#[tokio::test]
+async fn sighup_without_a_configuration_file_says_why_and_keeps_serving() {
+    let engine = Engine::basic();
+    let env_mode = Proxy::with_env(&[
+        ("JWT_SECRET_KEY", HS_SECRET),
+        ("ENGINE_URL", &engine.rest_url()),
+        ("ENGINE_PASS", "demo"),
+    ])
+    .await;
+    let dev = Proxy::start(&["--dev"], &[], tempfile::tempdir().unwrap()).await;
+    for (proxy, says) in [
+        (&env_mode, "environment mode cannot re-read its environment"),
+        (&dev, "--dev mode has no configuration file"),
+    ] {
+        proxy.hangup();
+        proxy.wait_log(says, 1).await;
+        let health = client().get(proxy.url("/health")).send().await;
+        assert_eq!(health.expect("still serving").status(), 200, "{says}");
+    }
+}
