@@ -272,3 +272,39 @@ impl Watched {
         Some((changed, now))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_is_reported_once_it_has_settled_for_one_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, "one").unwrap();
+        let mut watched = Watched::new(vec![a.clone(), b.clone()], None);
+        assert_eq!(watched.settled_change(), None, "nothing changed");
+
+        std::fs::write(&a, "two!").unwrap();
+        assert_eq!(
+            watched.settled_change(),
+            None,
+            "first seen: may still be written"
+        );
+        std::fs::write(&a, "three").unwrap();
+        assert_eq!(
+            watched.settled_change(),
+            None,
+            "changed again: still settling"
+        );
+        let (changed, read) = watched.settled_change().expect("settled");
+        assert_eq!(changed, a);
+
+        // A file that appears counts as a change; the stamps of the version read carry over.
+        let mut watched = Watched::new(vec![a.clone(), b.clone()], Some((&watched.files, read)));
+        assert_eq!(watched.settled_change(), None);
+        std::fs::write(&b, "new").unwrap();
+        assert_eq!(watched.settled_change(), None);
+        assert_eq!(watched.settled_change().map(|(file, _)| file), Some(b));
+    }
+}
