@@ -7,6 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
 use http_body_util::BodyExt;
@@ -102,7 +103,7 @@ fn https_client(ca: &Ca) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .no_proxy()
         .tls_certs_only([reqwest::Certificate::from_pem(ca.pem().as_bytes()).expect("CA pem")])
-        .timeout(std::time::Duration::from_secs(30))
+        .timeout(Duration::from_secs(30))
 }
 
 fn header<'a>(echoed: &'a Value, name: &str) -> Option<&'a str> {
@@ -334,4 +335,52 @@ async fn metrics_text_tls(proxy: &Proxy, ca: &Ca) -> String {
         .text()
         .await
         .expect("metrics text")
+}
+
+#[tokio::test]
+async fn sigterm_finishes_a_request_in_flight_over_tls_and_exits_0() {
+    let ca = Ca::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = install(dir.path(), &ca.leaf("proxy"));
+    let engine = Engine::basic();
+    let toml = format!(
+        "{}\n[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+        engine_toml(
+            &engine.url(),
+            "auth = { type = \"basic\", user = \"demo\", password = { env = \"ENGINE_PASSWORD\" } }",
+            "",
+        ),
+        cert.display(),
+        key.display()
+    );
+    let mut proxy = Proxy::with_toml(&toml, &[("ENGINE_PASSWORD", "demo")]).await;
+    let token = hs_token("alice", Value::Null);
+    // One idle keep-alive connection, and one request in flight.
+    let mut idle = HeldConnection::open(proxy.addr, &ca).await;
+    assert_eq!(idle.get("/t/__test/slow?ms=1", &token).await, 200);
+    let slow = {
+        let url = proxy.url("/t/__test/slow?ms=1500");
+        let client = https_client(&ca).build().unwrap();
+        let token = token.clone();
+        tokio::spawn(async move { client.get(url).bearer_auth(token).send().await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.terminate();
+    let response = slow
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(response.status(), 200);
+    let status = tokio::task::spawn_blocking(move || {
+        let status = proxy.wait_exit(Duration::from_secs(10));
+        (status, proxy)
+    })
+    .await
+    .unwrap();
+    assert!(
+        status.0.is_some_and(|s| s.success()),
+        "exit {:?}:\n{}",
+        status.0,
+        status.1.stderr.text()
+    );
 }
