@@ -34,11 +34,23 @@ pub struct App {
     pub registry: Arc<Registry>,
     /// Every route, with the proxy's middleware.
     pub router: Router,
+    /// The counters the router updates and `/metrics` shows.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Builds the proxy; every secret and key file is read now, so mistakes stop the start.
 /// `extra_issuers` (dev mode's) are trusted besides the configured ones.
 pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, ConfigError> {
+    build_with_metrics(config, extra_issuers, None)
+}
+
+/// [`build`], counting into `metrics` when given (a reload keeps the process's counters; the
+/// caller points them at the new registry once the new router serves).
+pub fn build_with_metrics(
+    config: &Config,
+    extra_issuers: Vec<IssuerConfig>,
+    metrics: Option<Arc<Metrics>>,
+) -> Result<App, ConfigError> {
     config.check()?;
     let mut issuers = config
         .issuers
@@ -70,7 +82,7 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
         registry = registry.with_token_cache(config.token_cache_capacity);
     }
     let registry = Arc::new(registry);
-    let metrics = Arc::new(Metrics::new(registry.clone()));
+    let metrics = metrics.unwrap_or_else(|| Arc::new(Metrics::new(registry.clone())));
     let mut upstreams = HashMap::new();
     let mut minting = Vec::new();
     for (index, section) in config.upstreams.iter().enumerate() {
@@ -150,9 +162,13 @@ pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, C
         config.cors_origins.clone(),
         metrics.clone(),
     );
-    let observer = Observer::new(metrics, routes, &config.limits);
+    let observer = Observer::new(metrics.clone(), routes, &config.limits);
     let router = wire(fixed, forwarder, observer, config);
-    Ok(App { registry, router })
+    Ok(App {
+        registry,
+        router,
+        metrics,
+    })
 }
 
 /// The prefix routes, each with its upstream, access rules and inbound header rules.

@@ -379,7 +379,7 @@ async fn forward(
     };
     headers.insert(
         X_FORWARDED_PROTO,
-        proto.unwrap_or(HeaderValue::from_static("http")),
+        proto.unwrap_or_else(|| trusted::own_proto(&parts.extensions)),
     );
     // The proxy's own reading unless a trusted peer sent a valid one: a caller's value never
     // passes, also when there is no host.

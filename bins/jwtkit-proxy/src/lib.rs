@@ -15,20 +15,30 @@ pub mod forward;
 pub mod metrics;
 pub mod observe;
 pub mod path;
+pub mod reload;
 pub mod routes;
+pub mod server;
 pub mod status;
 pub mod tokens;
 pub mod trusted;
 pub mod upstream;
 pub mod websocket;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use clap::Parser;
+use jwtkit_verify::{IssuerConfig, Registry};
+use rustls::sign::CertifiedKey;
 
+use crate::app::App;
 use crate::config::{Config, ConfigError, LogFormat};
 use crate::dev::DevError;
+use crate::metrics::Metrics;
+use crate::reload::{Reloader, Source};
+use crate::server::tls::{self, CertResolver};
+use crate::server::{Server, SharedRouter};
 
 /// Why the proxy could not start, or stopped serving with an error. The binary prints it as
 /// `error: <message>` and exits with status 1.
@@ -56,6 +66,9 @@ pub enum StartError {
     /// Dev mode's embedded issuer, upstream or secrets could not be set up.
     #[error(transparent)]
     Dev(#[from] DevError),
+    /// The TLS listener cannot be set up with the crypto provider.
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] rustls::Error),
     /// The server failed while accepting or serving connections.
     #[error(transparent)]
     Serve(std::io::Error),
@@ -111,9 +124,51 @@ pub fn router_from_toml(text: &str) -> Result<axum::Router, ConfigError> {
     Ok(app::build(&config, Vec::new())?.router)
 }
 
+/// The command line's `--listen` and `--log-format`, which win over the configuration (also
+/// over one reloaded).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+}
+
+impl Overrides {
+    /// Writes the overrides into `config`.
+    pub fn apply(&self, config: &mut Config) {
+        if let Some(listen) = &self.listen {
+            config.listen = listen.clone();
+        }
+        if let Some(format) = self.log_format {
+            config.log.format = format;
+        }
+    }
+}
+
+/// Everything a configuration needs checked before it may serve, as at start, on a reload and
+/// for `--check-config`: the proxy built (every secret and key file read) and the listener's
+/// certificate loaded and matched with its key.
+pub(crate) fn prepare(
+    config: &Config,
+    extra_issuers: Vec<IssuerConfig>,
+    metrics: Option<Arc<Metrics>>,
+) -> Result<(App, Option<Arc<CertifiedKey>>), ConfigError> {
+    let certificate = config.tls.as_ref().map(tls::load_certificate).transpose()?;
+    let app = app::build_with_metrics(config, extra_issuers, metrics)?;
+    Ok((app, certificate))
+}
+
+/// Loads the issuers' key sets up front; a failure is logged and serving goes on.
+pub(crate) async fn warm_up(registry: &Registry) {
+    if let Err(err) = registry.warm_up().await {
+        tracing::warn!("{err}; requests for that issuer get 503 until its keys load");
+    }
+}
+
 /// Reads the configuration file at `path` and applies the environment overrides, as a start
 /// with `--config` does.
-fn load_file(path: &Path) -> Result<Config, StartError> {
+pub(crate) fn load_file(path: &Path) -> Result<Config, StartError> {
     let text = std::fs::read_to_string(path).map_err(|source| StartError::ReadConfig {
         path: path.to_owned(),
         source,
@@ -129,7 +184,7 @@ fn load_file(path: &Path) -> Result<Config, StartError> {
 /// secret can appear; an error names the key as at start.
 pub fn check_config(path: &Path) -> Result<String, StartError> {
     let config = load_file(path)?;
-    app::build(&config, Vec::new())?;
+    prepare(&config, Vec::new(), None)?;
     Ok(format!(
         "config {}: ok ({} issuers, {} routes)",
         path.display(),
@@ -138,27 +193,36 @@ pub fn check_config(path: &Path) -> Result<String, StartError> {
     ))
 }
 
-/// Loads the configuration, builds the app and serves until SIGTERM or SIGINT.
+/// Loads the configuration, builds the app and serves until SIGTERM or SIGINT; SIGHUP and
+/// file changes reload it ([`reload`]).
 pub async fn run(cli: Cli) -> Result<(), StartError> {
-    let (mut config, extra_issuers, dev) = if cli.dev {
-        let dev = dev::start(cli.listen.as_deref().unwrap_or("127.0.0.1:8000")).await?;
-        (dev.config.clone(), vec![dev.issuer.clone()], Some(dev))
-    } else if let Some(path) = &cli.config {
-        (load_file(path)?, Vec::new(), None)
-    } else {
-        (Config::from_env_mode(&env)?, Vec::new(), None)
+    let overrides = Overrides {
+        listen: cli.listen.clone(),
+        log_format: cli.log_format,
     };
-    if let Some(listen) = &cli.listen {
-        config.listen = listen.clone();
-    }
-    if let Some(format) = cli.log_format {
-        config.log.format = format;
-    }
+    let (mut config, extra_issuers, dev, source) = if cli.dev {
+        let dev = dev::start(cli.listen.as_deref().unwrap_or("127.0.0.1:8000")).await?;
+        let issuers = vec![dev.issuer.clone()];
+        (dev.config.clone(), issuers, Some(dev), Source::Dev)
+    } else if let Some(path) = &cli.config {
+        (
+            load_file(path)?,
+            Vec::new(),
+            None,
+            Source::File(path.clone()),
+        )
+    } else {
+        (
+            Config::from_env_mode(&env)?,
+            Vec::new(),
+            None,
+            Source::Environment,
+        )
+    };
+    overrides.apply(&mut config);
     init_logging(&config);
-    let app = app::build(&config, extra_issuers)?;
-    if let Err(err) = app.registry.warm_up().await {
-        tracing::warn!("{err}; requests for that issuer get 503 until its keys load");
-    }
+    let (app, certificate) = prepare(&config, extra_issuers, None)?;
+    warm_up(&app.registry).await;
     let mut router = app.router;
     if let Some(dev) = &dev {
         router = router.merge(dev.jwks_route.clone());
@@ -170,17 +234,27 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             source,
         })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
-    tracing::info!(%addr, "listening");
+    let resolver = certificate.map(|c| Arc::new(CertResolver::new(c)));
+    let acceptor = resolver.clone().map(tls::acceptor).transpose()?;
+    let router: SharedRouter = Arc::new(ArcSwap::from_pointee(router));
+    let reloader = Reloader::new(
+        source,
+        overrides,
+        config,
+        router.clone(),
+        resolver,
+        app.metrics,
+    );
+    let reloading = tokio::spawn(reloader.run());
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, "listening");
     if let Some(dev) = &dev {
         println!("{}", dev::banner(addr, &dev.token));
     }
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(StartError::Serve)?;
+    Server::new(listener, router, acceptor)
+        .serve(shutdown_signal())
+        .await;
+    reloading.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,10 +1,13 @@
 //! Prometheus metrics: requests by route and status, auth failures by code, authorization
 //! denials by route, upstream latency, open WebSockets and their closes by reason,
-//! and the key-set facts of every JWKS-backed issuer (read at scrape time).
+//! configuration reloads by result, and the key-set facts of every JWKS-backed issuer (read at
+//! scrape time). One `Metrics` lives as long as the process: a reload hands it to the new
+//! router and points the key-set facts at the new registry, so counters keep counting.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use jwtkit_verify::{JwksStats, Registry};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
@@ -43,12 +46,18 @@ struct UpstreamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct IssuerLabels {
     issuer: String,
 }
 
-/// The key-set facts of every JWKS-backed issuer, read from the registry at scrape time.
-struct JwksCollector(Arc<Registry>);
+/// The key-set facts of every JWKS-backed issuer, read at scrape time from the registry that
+/// serves (replaced by a reload).
+struct JwksCollector(Arc<ArcSwap<Registry>>);
 
 impl std::fmt::Debug for JwksCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,7 +106,7 @@ const JWKS_FAMILIES: [(&str, &str, JwksValue); 6] = [
 
 impl Collector for JwksCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let stats = self.0.jwks_stats();
+        let stats = self.0.load().jwks_stats();
         for (name, help, value) in &JWKS_FAMILIES {
             let metric_type = match value {
                 JwksValue::Counter(_) => ConstCounter::new(0u64).metric_type(),
@@ -128,6 +137,8 @@ pub struct Metrics {
     upstream_seconds: Family<UpstreamLabels, Histogram>,
     websockets_open: Family<RouteLabels, Gauge>,
     websocket_closes: Family<CloseLabels, Counter>,
+    reloads: Family<ResultLabels, Counter>,
+    issuers: Arc<ArcSwap<Registry>>,
 }
 
 impl Metrics {
@@ -172,7 +183,14 @@ impl Metrics {
             "Relayed WebSockets ended, by route and reason",
             websocket_closes.clone(),
         );
-        registry.register_collector(Box::new(JwksCollector(issuers)));
+        let reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Configuration reloads by result (ok, refused)",
+            reloads.clone(),
+        );
+        let issuers = Arc::new(ArcSwap::new(issuers));
+        registry.register_collector(Box::new(JwksCollector(issuers.clone())));
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -181,6 +199,8 @@ impl Metrics {
             upstream_seconds,
             websockets_open,
             websocket_closes,
+            reloads,
+            issuers,
         }
     }
 
@@ -205,6 +225,18 @@ impl Metrics {
                 reason,
             })
             .inc();
+    }
+
+    /// Reads the key-set facts from `issuers` from now on (the registry of a reloaded
+    /// configuration).
+    pub fn set_issuers(&self, issuers: Arc<Registry>) {
+        self.issuers.store(issuers);
+    }
+
+    /// Counts a configuration reload, applied or refused.
+    pub fn reload(&self, applied: bool) {
+        let result = if applied { "ok" } else { "refused" };
+        self.reloads.get_or_create(&ResultLabels { result }).inc();
     }
 
     /// Counts a finished request.

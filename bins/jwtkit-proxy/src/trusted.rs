@@ -31,6 +31,16 @@ impl TrustedProxies {
     }
 }
 
+/// The scheme the request reached the proxy with: `https` on the TLS listener, else `http`. It
+/// is the `X-Forwarded-Proto` sent upstream unless a trusted peer sent its own.
+pub fn own_proto(extensions: &axum::http::Extensions) -> HeaderValue {
+    if extensions.get::<crate::server::Secure>().is_some() {
+        HeaderValue::from_static("https")
+    } else {
+        HeaderValue::from_static("http")
+    }
+}
+
 /// The trusted peer's `X-Forwarded-Proto`, when it is one header whose value is `http` or
 /// `https` (any case); anything else is not believed.
 pub fn forwarded_proto(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {

@@ -1,7 +1,9 @@
 //! The configurations operators copy, `deploy/proxy.example.toml` and the `proxy.toml` of
-//! `deploy/kubernetes.yaml`'s ConfigMap, load as written: every key is known, every value parses,
-//! the cross-checks pass and the proxy builds from them once the secrets they name are set (no
-//! network is used: JWK Sets are fetched only when serving).
+//! `deploy/kubernetes.yaml`'s and `deploy/kubernetes-tls.yaml`'s ConfigMaps, load as written:
+//! every key is known, every value parses, the cross-checks pass and the proxy builds from them
+//! once the secrets they name are set (no network is used: JWK Sets are fetched only when
+//! serving). The TLS manifest's files are where its volumes are mounted, and with a generated
+//! certificate and secret file in their place its configuration passes `--check-config`.
 //!
 //! A file of its own: it sets process environment variables.
 
@@ -12,9 +14,9 @@ fn deploy_file(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
 }
 
-/// The ConfigMap's `proxy.toml: |` block, its indentation removed.
-fn kubernetes_proxy_toml() -> String {
-    let manifest = deploy_file("kubernetes.yaml");
+/// The ConfigMap's `proxy.toml: |` block in the manifest `name`, its indentation removed.
+fn kubernetes_proxy_toml(name: &str) -> String {
+    let manifest = deploy_file(name);
     let mut lines = manifest
         .lines()
         .skip_while(|line| line.trim() != "proxy.toml: |");
@@ -31,8 +33,8 @@ async fn the_deploy_example_configurations_build() {
     let example =
         Config::from_toml(&deploy_file("proxy.example.toml")).expect("the example parses");
     assert!(!example.issuers.is_empty() && !example.routes.is_empty());
-    let kubernetes =
-        Config::from_toml(&kubernetes_proxy_toml()).expect("the ConfigMap's proxy.toml parses");
+    let kubernetes = Config::from_toml(&kubernetes_proxy_toml("kubernetes.yaml"))
+        .expect("the ConfigMap's proxy.toml parses");
     assert!(kubernetes.camunda.is_some() && kubernetes.centrifugo.is_some());
     // SAFETY (edition 2024): this test binary runs this one test, so no other thread reads the
     // environment while it changes.
@@ -54,4 +56,59 @@ async fn the_deploy_example_configurations_build() {
         let app = jwtkit_proxy::app::build(config, Vec::new());
         assert!(app.is_ok(), "{:?}", app.err());
     }
+    the_tls_manifest_mounts_what_its_configuration_reads();
+}
+
+/// `deploy/kubernetes-tls.yaml`: every file its `proxy.toml` names lies under a directory the
+/// Deployment mounts (whole, so updates arrive), and with a generated certificate and engine
+/// secret at those places the configuration passes `--check-config`.
+fn the_tls_manifest_mounts_what_its_configuration_reads() {
+    let manifest = deploy_file("kubernetes-tls.yaml");
+    let text = kubernetes_proxy_toml("kubernetes-tls.yaml");
+    let config = Config::from_toml(&text).expect("the TLS ConfigMap's proxy.toml parses");
+    assert!(config.tls.is_some());
+    assert!(
+        !manifest.lines().any(|l| l.trim().starts_with("subPath:")),
+        "a subPath mount never sees updates"
+    );
+    let mounts: Vec<&str> = manifest
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("mountPath: "))
+        .collect();
+    let files = config.named_files();
+    assert_eq!(files.len(), 3, "{files:?}");
+    for file in &files {
+        let dir = file.parent().unwrap().to_str().unwrap();
+        assert!(
+            mounts.contains(&dir),
+            "{} is not under a mount: {mounts:?}",
+            file.display()
+        );
+    }
+
+    let root = tempfile::tempdir().unwrap();
+    let local = |path: &str| root.path().join(path.trim_start_matches('/'));
+    let generated = rcgen::generate_simple_self_signed(vec!["jwtkit-proxy".to_owned()]).unwrap();
+    for (file, content) in [
+        ("/etc/jwtkit/tls/tls.crt", generated.cert.pem()),
+        (
+            "/etc/jwtkit/tls/tls.key",
+            generated.signing_key.serialize_pem(),
+        ),
+        (
+            "/etc/jwtkit/secrets/engine-jwt-secret",
+            "Ym9ZpC1VyZUU9svrmtrJGXZlAlMx5dW29qQwXUDYp50=\n".to_owned(),
+        ),
+    ] {
+        std::fs::create_dir_all(local(file).parent().unwrap()).unwrap();
+        std::fs::write(local(file), content).unwrap();
+    }
+    let moved = text.replace(
+        "\"/etc/jwtkit/",
+        &format!("\"{}/etc/jwtkit/", root.path().display()),
+    );
+    let path = root.path().join("proxy.toml");
+    std::fs::write(&path, moved).unwrap();
+    let checked = jwtkit_proxy::check_config(&path);
+    assert!(checked.is_ok(), "{:?}", checked.err());
 }

@@ -206,6 +206,8 @@ impl Config {
                 },
             }),
             centrifugo,
+            // HTTPS needs a configuration file ([tls]).
+            tls: None,
         };
         config.apply_env_overrides(env)?;
         Ok(config)

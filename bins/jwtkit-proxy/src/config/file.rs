@@ -57,6 +57,18 @@ pub struct Config {
     pub camunda: Option<CamundaSection>,
     /// Centrifugo token endpoints.
     pub centrifugo: Option<CentrifugoSection>,
+    /// Serve HTTPS with this certificate (plain HTTP without the section).
+    pub tls: Option<TlsSection>,
+}
+
+/// The listener's certificate: both files PEM, re-read when they change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// The certificate chain, leaf first (`tls.crt` of a Kubernetes TLS Secret).
+    pub cert_file: PathBuf,
+    /// The private key of the leaf: PKCS#8, RSA (PKCS#1) or SEC1 (`tls.key`).
+    pub key_file: PathBuf,
 }
 
 pub(super) fn default_listen() -> String {

@@ -8,19 +8,21 @@
 //! - [`check`]: the cross-checks between sections ([`Config::check`]);
 //! - [`values`]: values written as text, parsed into their types at load;
 //! - [`secret`]: where a secret lives and reading it;
+//! - [`files`]: the files a configuration names, which a reload watches;
 //! - [`issuers`]: caller issuer sections as `jwtkit_verify` configurations, and the start-up
 //!   check that no secret the proxy mints with is a caller issuer's key.
 
 pub mod check;
 pub mod env;
 pub mod file;
+pub mod files;
 pub mod issuers;
 pub mod secret;
 pub mod values;
 
 pub use file::{
     AccessSection, CamundaSection, CentrifugoSection, Config, InitiatorVariables, IssuerSection,
-    Limits, LogConfig, LogFormat, MethodRules, MintSection, RouteSection, UpstreamAuth,
+    Limits, LogConfig, LogFormat, MethodRules, MintSection, RouteSection, TlsSection, UpstreamAuth,
     UpstreamSection, WebSocketSection,
 };
 pub use secret::{SecretRef, load_secret, secret_origin};

@@ -394,12 +394,14 @@ pub struct Proxy {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// `http`, or `https` with `[tls]`.
+    pub scheme: String,
     /// Its log (JSON lines, stderr).
     pub stderr: Lines,
     /// Its stdout (the `--dev` banner).
     pub stdout: Lines,
     exit: Option<ExitStatus>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// A proxy command: a clean environment (nothing inherited, so a developer's CLERK_JWKS_URL
@@ -481,11 +483,11 @@ impl Proxy {
         let stderr = Lines::collect(child.stderr.take().expect("stderr"), Some(sender));
         let stdout = Lines::collect(child.stdout.take().expect("stdout"), None);
         let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = loop {
+        let (addr, scheme) = loop {
             match receiver.recv_timeout(Duration::from_millis(100)) {
                 Ok(line) => {
-                    if let Some(addr) = listening_addr(&line) {
-                        break addr;
+                    if let Some(listening) = listening_addr(&line) {
+                        break listening;
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -507,16 +509,21 @@ impl Proxy {
         let proxy = Self {
             child,
             addr,
+            scheme,
             stderr,
             stdout,
             exit: None,
-            _dir: dir,
+            dir,
         };
         proxy.wait_healthy().await;
         proxy
     }
 
     async fn wait_healthy(&self) {
+        if self.scheme != "http" {
+            // The TLS tests' clients trust their own CA; the listening line is enough.
+            return;
+        }
         let client = client();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -534,14 +541,55 @@ impl Proxy {
         }
     }
 
-    /// `http://ADDR{path}`.
+    /// `http://ADDR{path}` (`https://` with `[tls]`).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         signal(&self.child, 15);
+    }
+
+    /// Sends SIGHUP (reload the configuration).
+    pub fn hangup(&self) {
+        signal(&self.child, 1);
+    }
+
+    /// The configuration file of a proxy started by [`Proxy::with_toml`].
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("proxy.toml")
+    }
+
+    /// How many log lines so far have a message containing `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.stderr
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| log_message(line).is_some_and(|m| m.contains(needle)))
+            .count()
+    }
+
+    /// Waits up to 20 s until `count` log messages contain `needle`; returns the last such
+    /// message.
+    pub async fn wait_log(&self, needle: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.log_count(needle) < count {
+            assert!(
+                Instant::now() < deadline,
+                "no {count} log lines with {needle:?} within 20 s:\n{}",
+                self.stderr.text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let lines = self.stderr.0.lock().unwrap();
+        lines
+            .iter()
+            .filter_map(|line| log_message(line))
+            .rfind(|m| m.contains(needle))
+            .unwrap_or_default()
     }
 
     /// Waits up to `timeout` for the process to exit.
@@ -569,11 +617,21 @@ impl Drop for Proxy {
     }
 }
 
-/// The address of a `listening` JSON log line.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
+/// The address and scheme of a `listening` JSON log line.
+fn listening_addr(line: &str) -> Option<(SocketAddr, String)> {
     let value: Value = serde_json::from_str(line).ok()?;
-    (value["fields"]["message"] == "listening")
-        .then(|| value["fields"]["addr"].as_str()?.parse().ok())?
+    if value["fields"]["message"] != "listening" {
+        return None;
+    }
+    let addr = value["fields"]["addr"].as_str()?.parse().ok()?;
+    let scheme = value["fields"]["scheme"].as_str().unwrap_or("http");
+    Some((addr, scheme.to_owned()))
+}
+
+/// The message of a JSON log line.
+fn log_message(line: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(line).ok()?;
+    Some(value["fields"]["message"].as_str()?.to_owned())
 }
 
 /// The outcome of a proxy run that is expected to end by itself (a bad configuration).

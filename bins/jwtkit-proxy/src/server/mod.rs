@@ -1,0 +1,182 @@
+//! The listener: a TCP accept loop serving HTTP/1.1 and HTTP/2 on one port (h2c by prior
+//! knowledge on plain TCP, ALPN `h2`/`http/1.1` under TLS), with hyper upgrades (WebSocket)
+//! and graceful shutdown: after the signal nothing new is accepted and requests in flight
+//! finish.
+//!
+//! Each request is answered by the router current when it arrives, loaded from a
+//! [`SharedRouter`] (a reload stores a new one; a request already running keeps the one it
+//! started with). The router sees the peer as `ConnectInfo<SocketAddr>`, and a request that
+//! came over TLS carries the [`Secure`] extension.
+//!
+//! - [`tls`]: the certificate, its loading and the rustls acceptor.
+
+pub mod tls;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::routing::future::RouteFuture;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tower::Service;
+
+/// The router that answers new requests; a reload replaces it with [`ArcSwap::store`].
+pub type SharedRouter = Arc<ArcSwap<Router>>;
+
+/// Request extension: the request came over a TLS connection of the listener.
+#[derive(Clone, Copy, Debug)]
+pub struct Secure;
+
+/// A handshake not finished by then is dropped, so a silent client cannot hold a task forever.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The accept loop over a bound listener.
+pub struct Server {
+    listener: TcpListener,
+    router: SharedRouter,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Server {
+    /// Serves `router` on `listener`, over TLS when `tls` is given.
+    pub fn new(listener: TcpListener, router: SharedRouter, tls: Option<TlsAcceptor>) -> Self {
+        Self {
+            listener,
+            router,
+            tls,
+        }
+    }
+
+    /// Accepts connections until `shutdown` resolves, then waits for the open connections to
+    /// finish their requests in flight.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let mut builder = Builder::new(TokioExecutor::new());
+        // As axum::serve: HTTP/2 extended CONNECT (RFC 8441) for WebSocket over HTTP/2.
+        builder.http2().enable_connect_protocol();
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        accept_failed(err).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            // Answers are written whole by hyper; Nagle's delay would only add latency.
+            let _ = stream.set_nodelay(true);
+            let service = PerConnection {
+                router: self.router.clone(),
+                peer,
+                secure: self.tls.is_some(),
+            };
+            match &self.tls {
+                None => {
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(err) = connection.await {
+                            tracing::debug!(%peer, "connection ended: {err}");
+                        }
+                    });
+                }
+                Some(acceptor) => {
+                    let connection = TlsConnection {
+                        acceptor: acceptor.clone(),
+                        builder: builder.clone(),
+                        watcher: graceful.watcher(),
+                    };
+                    tokio::spawn(connection.serve(stream, service));
+                }
+            }
+        }
+        drop(self.listener);
+        graceful.shutdown().await;
+    }
+}
+
+/// One TLS connection: the handshake in the connection's own task, then HTTP as on plain TCP.
+struct TlsConnection {
+    acceptor: TlsAcceptor,
+    builder: Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+}
+
+impl TlsConnection {
+    async fn serve(self, stream: TcpStream, service: PerConnection) {
+        let peer = service.peer;
+        let stream =
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(err)) => {
+                    tracing::debug!(%peer, "TLS handshake failed: {err}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+        let connection = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service);
+        if let Err(err) = self.watcher.watch(connection).await {
+            tracing::debug!(%peer, "connection ended: {err}");
+        }
+    }
+}
+
+/// Waits out an accept error as axum::serve does: a connection that failed before it was
+/// accepted is skipped; anything else (no file descriptors left) pauses accepting for a second.
+async fn accept_failed(err: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        err.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!("accept failed: {err}; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// The hyper service of one connection: each request gets the peer address (and [`Secure`]
+/// over TLS) and goes to the router current at its arrival.
+#[derive(Clone)]
+struct PerConnection {
+    router: SharedRouter,
+    peer: SocketAddr,
+    secure: bool,
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for PerConnection {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = RouteFuture<Infallible>;
+
+    fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
+        let extensions = request.extensions_mut();
+        extensions.insert(ConnectInfo(self.peer));
+        if self.secure {
+            extensions.insert(Secure);
+        }
+        // One atomic load and one reference count: no lock, no allocation.
+        let mut router = Router::clone(&self.router.load());
+        router.call(request)
+    }
+}

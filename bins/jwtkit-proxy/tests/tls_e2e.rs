@@ -1,0 +1,386 @@
+//! The HTTPS listener (`[tls]`): certificates generated here with rcgen (one CA, leaves for
+//! 127.0.0.1), the real binary, real clients (reqwest trusting the CA; a rustls + hyper client
+//! holding one connection open while the certificate files are replaced).
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use http_body_util::BodyExt;
+use hyper_util::rt::TokioIo;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+
+/// A test CA that issues server certificates for 127.0.0.1.
+struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// A leaf certificate (PEM) and its key (PKCS#8 PEM).
+struct Leaf {
+    cert_pem: String,
+    key_pem: String,
+    der: CertificateDer<'static>,
+}
+
+impl Ca {
+    fn new() -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "jwtkit test CA");
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key"))
+            .expect("CA certificate");
+        Self { issuer }
+    }
+
+    fn leaf(&self, name: &str) -> Leaf {
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = params.signed_by(&key, &self.issuer).expect("leaf");
+        Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().clone(),
+        }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    fn der(&self) -> CertificateDer<'static> {
+        self.issuer.der().clone()
+    }
+}
+
+/// Writes `leaf` as `tls.crt` and `tls.key` in `dir`, each replaced by a rename (as a writer
+/// that knows better than to leave a half-written file).
+fn install(dir: &Path, leaf: &Leaf) -> (PathBuf, PathBuf) {
+    let cert = dir.join("tls.crt");
+    let key = dir.join("tls.key");
+    for (path, text) in [(&key, &leaf.key_pem), (&cert, &leaf.cert_pem)] {
+        let temporary = path.with_extension("new");
+        std::fs::write(&temporary, text).expect("write");
+        std::fs::rename(&temporary, path).expect("rename");
+    }
+    (cert, key)
+}
+
+fn tls_toml(echo: &RawEcho, cert: &Path, key: &Path) -> String {
+    echo_toml(
+        "",
+        &echo.url(),
+        &format!(
+            r#"
+[[routes]]
+prefix = "/t"
+upstream = "echo"
+strip_prefix = true
+
+[tls]
+cert_file = "{}"
+key_file = "{}"
+"#,
+            cert.display(),
+            key.display()
+        ),
+    )
+}
+
+/// A reqwest client that trusts only `ca`.
+fn https_client(ca: &Ca) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.pem().as_bytes()).expect("CA pem")])
+        .timeout(Duration::from_secs(30))
+}
+
+fn header<'a>(echoed: &'a Value, name: &str) -> Option<&'a str> {
+    echoed["headers"]
+        .as_array()?
+        .iter()
+        .find(|pair| {
+            pair[0]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .and_then(|pair| pair[1].as_str())
+}
+
+#[tokio::test]
+async fn https_serves_http1_and_http2_by_alpn_and_forwards_proto_https() {
+    let ca = Ca::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = install(dir.path(), &ca.leaf("proxy"));
+    let echo = RawEcho::start().await;
+    let proxy = Proxy::with_toml(&tls_toml(&echo, &cert, &key), &[]).await;
+    assert_eq!(proxy.scheme, "https");
+    let token = hs_token("alice", Value::Null);
+
+    let h2 = https_client(&ca).build().unwrap();
+    let response = h2
+        .get(proxy.url("/t/x"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("HTTPS request");
+    assert_eq!(response.version(), reqwest::Version::HTTP_2, "ALPN h2");
+    let reply = Reply::of(response).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(header(&reply.json, "x-forwarded-proto"), Some("https"));
+
+    let h1 = https_client(&ca).http1_only().build().unwrap();
+    let response = h1
+        .get(proxy.url("/health"))
+        .send()
+        .await
+        .expect("HTTPS request");
+    assert_eq!(response.version(), reqwest::Version::HTTP_11);
+    assert_eq!(response.status(), 200);
+
+    // Plain HTTP on the TLS port is not served.
+    let plain = client()
+        .get(format!("http://{}/health", proxy.addr))
+        .send()
+        .await;
+    assert!(
+        plain.is_err() || plain.unwrap().status() != 200,
+        "plain HTTP answered"
+    );
+}
+
+#[tokio::test]
+async fn plain_listener_speaks_h2c_by_prior_knowledge_and_forwards_proto_http() {
+    let echo = RawEcho::start().await;
+    let toml = echo_toml(
+        "",
+        &echo.url(),
+        "[[routes]]\nprefix = \"/t\"\nupstream = \"echo\"\nstrip_prefix = true\n",
+    );
+    let proxy = Proxy::with_toml(&toml, &[]).await;
+    let h2c = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let response = h2c
+        .get(proxy.url("/t/x"))
+        .bearer_auth(hs_token("alice", Value::Null))
+        .send()
+        .await
+        .expect("h2c request");
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let reply = Reply::of(response).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(header(&reply.json, "x-forwarded-proto"), Some("http"));
+}
+
+#[test]
+fn start_is_refused_with_a_key_of_another_certificate_or_a_missing_file() {
+    let ca = Ca::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = install(dir.path(), &ca.leaf("proxy"));
+    // The key of another leaf.
+    std::fs::write(&key, ca.leaf("other").key_pem).unwrap();
+    let toml = |cert: &Path, key: &Path| {
+        format!(
+            "{HS_ISSUER_TOML}\n[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+            cert.display(),
+            key.display()
+        )
+    };
+    let exit = refused(
+        Some(&toml(&cert, &key)),
+        &[("JWT_SECRET_KEY", HS_SECRET)],
+        "tls.key_file",
+    );
+    assert!(exit.stderr.contains("does not belong"), "{}", exit.stderr);
+    refused(
+        Some(&toml(&dir.path().join("missing.crt"), &key)),
+        &[("JWT_SECRET_KEY", HS_SECRET)],
+        "tls.cert_file",
+    );
+    std::fs::write(&key, "not a key\n").unwrap();
+    let exit = refused(
+        Some(&toml(&cert, &key)),
+        &[("JWT_SECRET_KEY", HS_SECRET)],
+        "tls.key_file",
+    );
+    assert!(!exit.stderr.contains("not a key"), "{}", exit.stderr);
+
+    // --check-config reads them too.
+    let path = dir.path().join("proxy.toml");
+    std::fs::write(&path, toml(&cert, &key)).unwrap();
+    let exit = run_args_to_exit(
+        &["--check-config", path.to_str().unwrap()],
+        &[("JWT_SECRET_KEY", HS_SECRET)],
+    );
+    assert_refused(&exit, "tls.key_file");
+}
+
+/// A TLS connection of its own (ALPN http/1.1) with an HTTP/1.1 client on it.
+struct HeldConnection {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    certificate: CertificateDer<'static>,
+}
+
+impl HeldConnection {
+    async fn open(addr: SocketAddr, ca: &Ca) -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.der()).expect("CA");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
+        let stream = connector.connect(name, tcp).await.expect("handshake");
+        let certificate = stream.get_ref().1.peer_certificates().expect("certificate")[0].clone();
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("HTTP/1.1 handshake");
+        tokio::spawn(connection);
+        Self {
+            sender,
+            certificate,
+        }
+    }
+
+    async fn get(&mut self, path: &str, token: &str) -> u16 {
+        let request = hyper::Request::get(path)
+            .header("host", "127.0.0.1")
+            .header("authorization", format!("Bearer {token}"))
+            .body(http_body_util::Empty::new())
+            .unwrap();
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .expect("request on the held connection");
+        let status = response.status().as_u16();
+        response.into_body().collect().await.expect("body");
+        status
+    }
+}
+
+#[tokio::test]
+async fn replaced_certificate_serves_new_connections_and_open_ones_keep_working() {
+    let ca = Ca::new();
+    let dir = tempfile::tempdir().unwrap();
+    let first = ca.leaf("first");
+    let (cert, key) = install(dir.path(), &first);
+    let echo = RawEcho::start().await;
+    let proxy = Proxy::with_toml(&tls_toml(&echo, &cert, &key), &[]).await;
+    let token = hs_token("alice", Value::Null);
+
+    let mut held = HeldConnection::open(proxy.addr, &ca).await;
+    assert_eq!(held.certificate, first.der);
+    assert_eq!(held.get("/t/before", &token).await, 200);
+
+    // A mismatched pair on the way (the certificate written before its key) is refused and
+    // the first certificate stays.
+    let second = ca.leaf("second");
+    std::fs::write(&cert, &second.cert_pem).unwrap();
+    let refusal = proxy.wait_log("reload refused", 1).await;
+    assert!(refusal.contains("tls.key_file"), "{refusal}");
+    assert_eq!(
+        HeldConnection::open(proxy.addr, &ca).await.certificate,
+        first.der
+    );
+
+    std::fs::write(&key, &second.key_pem).unwrap();
+    proxy.wait_log("configuration reloaded", 1).await;
+
+    assert_eq!(
+        held.get("/t/after", &token).await,
+        200,
+        "the connection opened before the swap keeps working"
+    );
+    let mut fresh = HeldConnection::open(proxy.addr, &ca).await;
+    assert_eq!(
+        fresh.certificate, second.der,
+        "a new connection gets the new certificate"
+    );
+    assert_eq!(fresh.get("/t/new", &token).await, 200);
+    assert!(
+        metrics_text_tls(&proxy, &ca)
+            .await
+            .contains("jwtkit_proxy_config_reloads_total{result=\"ok\"} 1"),
+    );
+}
+
+async fn metrics_text_tls(proxy: &Proxy, ca: &Ca) -> String {
+    https_client(ca)
+        .build()
+        .unwrap()
+        .get(proxy.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+#[tokio::test]
+async fn sigterm_finishes_a_request_in_flight_over_tls_and_exits_0() {
+    let ca = Ca::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = install(dir.path(), &ca.leaf("proxy"));
+    let engine = Engine::basic();
+    let toml = format!(
+        "{}\n[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+        engine_toml(
+            &engine.url(),
+            "auth = { type = \"basic\", user = \"demo\", password = { env = \"ENGINE_PASSWORD\" } }",
+            "",
+        ),
+        cert.display(),
+        key.display()
+    );
+    let mut proxy = Proxy::with_toml(&toml, &[("ENGINE_PASSWORD", "demo")]).await;
+    let token = hs_token("alice", Value::Null);
+    // One idle keep-alive connection, and one request in flight.
+    let mut idle = HeldConnection::open(proxy.addr, &ca).await;
+    assert_eq!(idle.get("/t/__test/slow?ms=1", &token).await, 200);
+    let slow = {
+        let url = proxy.url("/t/__test/slow?ms=1500");
+        let client = https_client(&ca).build().unwrap();
+        let token = token.clone();
+        tokio::spawn(async move { client.get(url).bearer_auth(token).send().await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.terminate();
+    let response = slow
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(response.status(), 200);
+    let status = tokio::task::spawn_blocking(move || {
+        let status = proxy.wait_exit(Duration::from_secs(10));
+        (status, proxy)
+    })
+    .await
+    .unwrap();
+    assert!(
+        status.0.is_some_and(|s| s.success()),
+        "exit {:?}:\n{}",
+        status.0,
+        status.1.stderr.text()
+    );
+}
