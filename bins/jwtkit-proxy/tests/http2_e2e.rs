@@ -1,24 +1,23 @@
 //! HTTP/2 without gRPC: the proxy's port speaks HTTP/1.1 and h2c (prior knowledge) at once;
 //! requests over either reach an HTTP/1.1 upstream and an `http2 = true` upstream, each in its
 //! own protocol, with `X-Forwarded-Host` from the address the client used (`:authority` on
-//! HTTP/2); `TE: trailers` is the one `TE` value forwarded.
+//! HTTP/2); `TE: trailers` is the one `TE` value forwarded; an `https://` upstream with
+//! `http2 = true` is reached by ALPN `h2`, trusted through its `ca_file`.
 
 mod common;
 
 use axum::Router;
 use axum::extract::Request;
 use common::*;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use jwtkit_testsupport::tls::{Leaf, TestCa};
 use reqwest::Version;
 use serde_json::{Value, json};
 
-/// An HTTP/1.1 + h2c upstream (axum, in this process) answering every request with what it
-/// saw: `{"version", "authority", "target", "headers": {name: value}, "body_length"}`.
-async fn start_h2_echo() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the h2 echo upstream");
-    let port = listener.local_addr().unwrap().port();
-    let echo = Router::new().fallback(|request: Request| async move {
+/// An upstream (axum, in this process) answering every request with what it saw:
+/// `{"version", "authority", "target", "headers": {name: value}, "body_length"}`.
+fn echo_router() -> Router {
+    Router::new().fallback(|request: Request| async move {
         let (parts, body) = request.into_parts();
         let headers: serde_json::Map<String, Value> = parts
             .headers
@@ -36,8 +35,43 @@ async fn start_h2_echo() -> u16 {
             "headers": headers,
             "body_length": body.len(),
         }))
+    })
+}
+
+/// The echo upstream over HTTP/1.1 and h2c.
+async fn start_h2_echo() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the h2 echo upstream");
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, echo_router()).await });
+    port
+}
+
+/// The echo upstream over TLS with `server`'s certificate, offering only `h2` by ALPN.
+async fn start_h2_tls_echo(server: &Leaf) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the h2 TLS echo upstream");
+    let port = listener.local_addr().unwrap().port();
+    let mut config = (*server.server_config(None)).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(echo_router());
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .http2_only()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
     });
-    tokio::spawn(async move { axum::serve(listener, echo).await });
     port
 }
 
@@ -193,4 +227,54 @@ async fn te_trailers_is_the_only_te_value_forwarded() {
     );
     let seen = raw_request(proxy.addr, request.as_bytes()).await.json();
     assert_eq!(raw_header(&seen, "te"), None, "{seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_http2_upstream_is_reached_by_alpn_with_its_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("internal gRPC CA");
+    let ca_file = ca.write(dir.path(), "ca.pem");
+    let port = start_h2_tls_echo(&ca.server()).await;
+    let raw = RawEcho::start().await;
+    let toml = echo_toml(
+        "",
+        &raw.url(),
+        &format!(
+            r#"
+[[upstreams]]
+name = "h2tls"
+url = "https://localhost:{port}"
+http2 = true
+ca_file = "{}"
+timeout_seconds = 5
+
+[[routes]]
+prefix = "/tls"
+upstream = "h2tls"
+strip_prefix = true
+"#,
+            ca_file.display()
+        ),
+    );
+    let proxy = Proxy::with_toml(&toml, &[]).await;
+    let token = hs_token("alice", json!({}));
+    for client in [
+        h2c_client(),
+        reqwest::Client::builder().no_proxy().build().unwrap(),
+    ] {
+        let answer = client
+            .get(proxy.url("/tls/x"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("request through the proxy");
+        assert_eq!(answer.status(), 200);
+        let seen: Value = answer.json().await.unwrap();
+        assert_eq!(
+            seen["version"], "HTTP/2.0",
+            "ALPN h2 toward the upstream: {seen}"
+        );
+        assert_eq!(seen["target"], "/x");
+        assert_eq!(seen["authority"], format!("localhost:{port}"), "{seen}");
+    }
 }
