@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proxy benchmark on loopback: nginx (a fast static upstream), jwtkit-proxy and wrk.
+# Proxy benchmark on loopback: nginx (a fast static upstream), jwtkit-proxy, HAProxy and wrk.
 #
 # Measures requests/s and p50/p90/p99 latency for: nginx direct; through the proxy with one
 # reused RS256 token (the common case: a verified-token cache hit); with a distinct token per
@@ -8,25 +8,43 @@
 # lockstep) and at 256 connections; and,
 # as yardsticks for what one proxy hop costs on this machine, nginx itself as a reverse proxy and
 # a bare forwarder on the proxy's own HTTP stack (testing/bare-forwarder: hyper, no auth).
+# Then the comparison of issue 16: jwtkit-proxy against HAProxy configured as a JWT gateway
+# (`http_auth_bearer` + `jwt_verify` of RS256 + an `exp` check, no cache: it verifies every
+# request), beside the nginx hop and the bare forwarder, under two loads: one reused token, and
+# a distinct valid token per request, round-robin over a pool of TOKENS tokens, more than the
+# proxy's token cache holds (TOKEN_CACHE). For every proxy: req/s, p99, CPU µs per request
+# (utime+stime of its processes over the run / requests) and peak RSS (VmHWM), and the ratios
+# against the targets.
 # Also the proxy's RSS idle and under load, its CPU per request, its start-to-ready time, and
 # the CPU the rest of the machine used during each run (a concurrent build makes numbers noisy).
 # Prints a markdown report and writes it to target/bench-proxy.md.
 #
 #   bash scripts/bench-proxy.sh                  # about 4 minutes after the release build
-#   DURATION=5 TOKENS=400 bash scripts/bench-proxy.sh
+#   bash scripts/bench-proxy.sh --quick          # smoke run: 3 s runs, 3000 tokens, cache 1000
+#   DURATION=5 TOKENS=400 TOKEN_CACHE=100 bash scripts/bench-proxy.sh
 #
 # Settings (environment): DURATION (s per run, 10), WARMUP (s, 2), THREADS (wrk -t, 2),
 # CONNS (64), CONNS_HIGH (256), DELAY_MS (pause per connection in the paced runs, 20),
 # DELAY_JITTER (the jittered paced runs draw each pause from DELAY_MS * (1 +- this), 0.5),
-# TOKENS (distinct tokens minted, 1000; the distinct-token proxy has its token cache off, so
-# every request verifies whatever the count), READY_RUNS (7), NGINX_WORKERS (auto),
+# TOKENS (distinct tokens minted, 20000: the pool of the distinct-token runs), TOKEN_CACHE (the
+# token_cache_capacity of the cache-on proxies, 10000, the shipped default; must be below TOKENS so
+# the pool does not fit), READY_RUNS (7), NGINX_WORKERS (the static upstream's worker_processes,
+# 1), HOP_WORKERS (worker_processes of nginx as reverse proxy, nproc), HAPROXY_THREADS (nbthread,
+# nproc: the proxy's tokio runtime also runs one worker thread per core),
 # PROXY_LOG_LEVEL (warn), PROXY_LOG_FORMAT (text), SKIP_BUILD (0), OUT (target/bench-proxy.md).
 #
-# Installs wrk and nginx with apt-get when they are missing (needs root). Every server listens on
+# Installs wrk, nginx and haproxy with apt-get when they are missing (needs root). Every server listens on
 # 127.0.0.1 only and is stopped when the script exits, also on error or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+
+if [ "${1:-}" = --quick ]; then
+  DURATION=${DURATION:-3} WARMUP=${WARMUP:-1} TOKENS=${TOKENS:-3000} TOKEN_CACHE=${TOKEN_CACHE:-1000}
+  READY_RUNS=${READY_RUNS:-3}
+  shift
+fi
+[ $# = 0 ] || { echo "usage: bash scripts/bench-proxy.sh [--quick]" >&2; exit 2; }
 
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
@@ -35,9 +53,12 @@ CONNS=${CONNS:-64}
 CONNS_HIGH=${CONNS_HIGH:-256}
 DELAY_MS=${DELAY_MS:-20}
 DELAY_JITTER=${DELAY_JITTER:-0.5}
-TOKENS=${TOKENS:-1000}
+TOKENS=${TOKENS:-20000}
+TOKEN_CACHE=${TOKEN_CACHE:-10000}
 READY_RUNS=${READY_RUNS:-7}
-NGINX_WORKERS=${NGINX_WORKERS:-auto}
+NGINX_WORKERS=${NGINX_WORKERS:-1}
+HOP_WORKERS=${HOP_WORKERS:-$(nproc)}
+HAPROXY_THREADS=${HAPROXY_THREADS:-$(nproc)}
 PROXY_LOG_LEVEL=${PROXY_LOG_LEVEL:-warn}
 PROXY_LOG_FORMAT=${PROXY_LOG_FORMAT:-text}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -59,6 +80,9 @@ NGINX=$(command -v nginx || true)
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 [ -n "$NGINX" ] || missing+=(nginx-light)
+HAPROXY=$(command -v haproxy || true)
+[ -z "$HAPROXY" ] && [ -x /usr/sbin/haproxy ] && HAPROXY=/usr/sbin/haproxy
+[ -n "$HAPROXY" ] || missing+=(haproxy)
 command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3)
 if ((${#missing[@]})); then
@@ -66,14 +90,21 @@ if ((${#missing[@]})); then
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
   [ -x "$NGINX" ] || die "nginx is still missing after apt-get"
   command -v wrk >/dev/null || die "wrk is still missing after apt-get"
+  HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+  [ -x "$HAPROXY" ] || die "haproxy is still missing after apt-get"
 fi
 build_release
 # The bare-stack yardstick (testing/bare-forwarder): hyper's server and pooled client, no auth.
+# The token pool's minter (benches/examples/mint_pool.rs): the claims of `jwtkit mint`, in one
+# process.
 if [ "$SKIP_BUILD" != 1 ]; then
   cargo build --release -p bare-forwarder
+  cargo build --release -p jwtkit-benches --example mint_pool
 fi
-BARE=$ROOT/target/release/bare-forwarder
+BARE=$RELEASE/bare-forwarder
+MINT_POOL=$RELEASE/examples/mint_pool
 [ -x "$BARE" ] || die "target/release/bare-forwarder missing; run without SKIP_BUILD=1"
+[ -x "$MINT_POOL" ] || die "target/release/examples/mint_pool missing; run without SKIP_BUILD=1"
 
 # ---------------------------------------------------------------------------------------------
 # Process bookkeeping (PIDS and the exit trap come from scripts/lib/loopback.sh)
@@ -146,8 +177,9 @@ children_cpu() {
 # ---------------------------------------------------------------------------------------------
 # 2. Keys, secrets, tokens, configuration
 # ---------------------------------------------------------------------------------------------
+((TOKEN_CACHE < TOKENS)) || die "TOKENS ($TOKENS) must exceed TOKEN_CACHE ($TOKEN_CACHE): the pool must not fit the cache"
 rm -rf "$WORK"
-mkdir -p "$WORK/nginx/tmp" "$(dirname "$OUT")"
+mkdir -p "$WORK/nginx/tmp" "$WORK/nginx-hop/tmp" "$WORK/haproxy" "$(dirname "$OUT")"
 log "RS256 key pair, engine secret, tokens"
 "$JWTKIT" keygen --alg RS256 --out "$WORK/keys" >/dev/null
 KID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["keys"][0]["kid"])' "$WORK/keys/jwks.json")
@@ -157,20 +189,16 @@ export ENGINE_JWT_SECRET
 mint() { "$JWTKIT" mint --key "$WORK/keys/private.pem" --kid "$KID" --iss "$ISS" --aud "$AUD" --expires-in 2h "$@"; }
 TOKEN=$(mint --sub bench-user --claim email=bench-user@example.test)
 
-# Distinct tokens: one `jwtkit mint` per token, as many in parallel as there are cores. Each
-# has its own sub and claim. (A pipe keeps the lines whole: each write is < PIPE_BUF.)
+# Distinct tokens, each with its own sub and claim n, the claims `jwtkit mint --sub user-N
+# --claim n=N` writes, minted in one process (a `jwtkit mint` per token took minutes for 20,000).
 t0=$(date +%s.%N)
-export -f mint
-export JWTKIT WORK KID ISS AUD
-# shellcheck disable=SC2016  # expanded by the inner shells
-run_child bash -c 'seq 1 "$1" | xargs -P "$(nproc)" -I{} bash -c '\''mint --sub "user-{}" --claim "n={}"'\'' | cat >"$2"' \
-  _ "$TOKENS" "$WORK/tokens.txt"
+run_child "$MINT_POOL" "$WORK/keys/private.pem" "$KID" "$ISS" "$AUD" "$TOKENS" >"$WORK/tokens.txt"
 MINT_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 distinct=$(sort -u "$WORK/tokens.txt" | grep -c '^eyJ' || true)
 [ "$distinct" = "$TOKENS" ] || die "minted $distinct distinct tokens, expected $TOKENS"
 log "minted $TOKENS distinct tokens in ${MINT_S} s"
 
-read -r NGINX_PORT REF_PORT BARE_PORT PORT_A PORT_B <<<"$(free_ports 5)"
+read -r NGINX_PORT REF_PORT BARE_PORT PORT_A PORT_B PORT_C HAPROXY_PORT <<<"$(free_ports 7)"
 
 write_proxy_config() { # file, port, token cache capacity
   cat >"$1" <<EOF
@@ -209,10 +237,12 @@ upstream = "engine"
 strip_prefix = true
 EOF
 }
-CONFIG_A=$WORK/proxy.toml            # default token cache (10000 entries)
+CONFIG_A=$WORK/proxy.toml            # token cache on (TOKEN_CACHE entries, 10000 by default)
 CONFIG_B=$WORK/proxy-nocache.toml    # token cache off: every request verifies its RS256 token
-write_proxy_config "$CONFIG_A" "$PORT_A" 10000
+CONFIG_C=$WORK/proxy-compare.toml    # as A, a fresh process for the comparison with HAProxy
+write_proxy_config "$CONFIG_A" "$PORT_A" "$TOKEN_CACHE"
 write_proxy_config "$CONFIG_B" "$PORT_B" 0
+write_proxy_config "$CONFIG_C" "$PORT_C" "$TOKEN_CACHE"
 
 # ---------------------------------------------------------------------------------------------
 # 3. Start to ready
@@ -244,18 +274,6 @@ http {
   fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
   keepalive_requests 10000000;
   keepalive_timeout 75s;
-  # Reference: nginx itself as a reverse proxy in front of the static server (one proxy hop
-  # with pooled upstream connections), to tell the cost of a hop on this machine from the
-  # cost of jwtkit-proxy.
-  upstream static_pool { server 127.0.0.1:$NGINX_PORT; keepalive 512; keepalive_requests 10000000; }
-  server {
-    listen 127.0.0.1:$REF_PORT;
-    location / {
-      proxy_pass http://static_pool;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
   server {
     listen 127.0.0.1:$NGINX_PORT;
     location = /engine/whoami { default_type text/plain; return 200 "\$http_authorization\n"; }
@@ -272,6 +290,84 @@ PIDS+=("$NGINX_PID")
 wait_http "http://127.0.0.1:$NGINX_PORT/bench" 10 || die "nginx did not start: $(cat "$WORK/nginx/error.log")"
 nginx_workers() { pgrep -P "$NGINX_PID" | tr '\n' ' '; }
 log "nginx on 127.0.0.1:$NGINX_PORT, workers: $(nginx_workers)"
+
+# Reference: nginx itself as a reverse proxy in front of the static server (one proxy hop with
+# pooled upstream connections), to tell the cost of a hop on this machine from the cost of
+# jwtkit-proxy. Its own nginx instance, so its CPU is counted apart from the upstream's.
+cat >"$WORK/nginx-hop/nginx.conf" <<EOF
+# Written by scripts/bench-proxy.sh: nginx as a reverse proxy to the static server.
+worker_processes $HOP_WORKERS;
+pid $WORK/nginx-hop/nginx.pid;
+error_log $WORK/nginx-hop/error.log warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx-hop/tmp/body;
+  proxy_temp_path $WORK/nginx-hop/tmp/proxy;
+  fastcgi_temp_path $WORK/nginx-hop/tmp/fastcgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 75s;
+  upstream static_pool { server 127.0.0.1:$NGINX_PORT; keepalive 512; keepalive_requests 10000000; }
+  server {
+    listen 127.0.0.1:$REF_PORT;
+    location / {
+      proxy_pass http://static_pool;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+HOP_ARGS=(-p "$WORK/nginx-hop" -c "$WORK/nginx-hop/nginx.conf" -e "$WORK/nginx-hop/error.log")
+"$NGINX" "${HOP_ARGS[@]}" -t >"$WORK/nginx-hop/test.log" 2>&1 ||
+  die "nginx (hop) rejects its configuration: $(cat "$WORK/nginx-hop/test.log")"
+"$NGINX" "${HOP_ARGS[@]}" 2>>"$WORK/nginx-hop/error.log" &
+HOP_PID=$!
+PIDS+=("$HOP_PID")
+wait_http "http://127.0.0.1:$REF_PORT/bench" 10 || die "nginx (hop) did not start: $(cat "$WORK/nginx-hop/error.log")"
+hop_workers() { pgrep -P "$HOP_PID" | tr '\n' ' '; }
+
+# HAProxy as a JWT gateway (issue 16): the bearer token's alg must be RS256, its signature must
+# verify with the bench key, and its exp must be present and in the future; anything else is a
+# 401. No cache: every request is verified. (It checks neither iss nor aud, which jwtkit-proxy
+# does: that favours HAProxy slightly.) nbthread matches the proxy's tokio worker threads.
+cat >"$WORK/haproxy/haproxy.cfg" <<EOF
+# Written by scripts/bench-proxy.sh.
+global
+  nbthread $HAPROXY_THREADS
+  maxconn 1024
+  pidfile $WORK/haproxy/haproxy.pid
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend jwt_gateway
+  bind 127.0.0.1:$HAPROXY_PORT
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+  http-request deny status 401 unless { var(txn.alg) -m str RS256 }
+  http-request deny status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$WORK/keys/public.pem") -m int 1 }
+  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
+  http-request set-var(txn.now) date()
+  http-request deny status 401 unless { var(txn.exp) -m found } { var(txn.exp),sub(txn.now) -m int gt 0 }
+  default_backend static
+backend static
+  server nginx 127.0.0.1:$NGINX_PORT
+EOF
+"$HAPROXY" -c -f "$WORK/haproxy/haproxy.cfg" >"$WORK/haproxy/check.log" 2>&1 ||
+  die "haproxy rejects its configuration: $(cat "$WORK/haproxy/check.log")"
+"$HAPROXY" -db -f "$WORK/haproxy/haproxy.cfg" >"$WORK/haproxy/haproxy.log" 2>&1 &
+HAPROXY_PID=$!
+PIDS+=("$HAPROXY_PID")
+for _ in $(seq 1 100); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HAPROXY_PORT/bench")" = 401 ] && break
+  kill -0 "$HAPROXY_PID" 2>/dev/null || die "haproxy did not start: $(tail -3 "$WORK/haproxy/haproxy.log")"
+  sleep 0.05
+done
 "$BARE" "127.0.0.1:$BARE_PORT" "127.0.0.1:$NGINX_PORT" >"$WORK/bare-forwarder.log" 2>&1 &
 BARE_PID=$!
 PIDS+=("$BARE_PID")
@@ -298,7 +394,8 @@ NOISY=()               # runs during which other processes (or the hypervisor) t
 
 # bench ID LABEL CONNS URL AUTH ENV...
 #   AUTH: "token" (-H with the reused token) or "none"; ENV: KEY=VALUE pairs for the Lua script.
-# Uses PROXY_PID_FOR_CPU (may be empty) to report the proxy's CPU time during the run.
+# Uses PROXY_PID_FOR_CPU (may be empty, or several pids) to report the proxy's CPU time during
+# the run.
 bench() {
   local id=$1 label=$2 conns=$3 url=$4 auth=$5
   shift 5
@@ -324,7 +421,8 @@ bench() {
   nginx_pids=$(nginx_workers)
   # shellcheck disable=SC2086
   nginx_t0=$(cpu_ticks $nginx_pids)
-  [ -n "${PROXY_PID_FOR_CPU:-}" ] && proxy_t0=$(cpu_ticks "$PROXY_PID_FOR_CPU")
+  # shellcheck disable=SC2086  # may name several processes (nginx's workers)
+  [ -n "${PROXY_PID_FOR_CPU:-}" ] && proxy_t0=$(cpu_ticks $PROXY_PID_FOR_CPU)
   children_cpu
   wrk_t0=$CHILD_CPU
   read -r busy_t0 steal_t0 <<<"$(machine_ticks)"
@@ -345,7 +443,8 @@ bench() {
   local nginx_d proxy_d=0
   # shellcheck disable=SC2086
   nginx_d=$(($(cpu_ticks $nginx_pids) - nginx_t0))
-  [ -n "${PROXY_PID_FOR_CPU:-}" ] && proxy_d=$(($(cpu_ticks "$PROXY_PID_FOR_CPU") - proxy_t0))
+  # shellcheck disable=SC2086
+  [ -n "${PROXY_PID_FOR_CPU:-}" ] && proxy_d=$(($(cpu_ticks $PROXY_PID_FOR_CPU) - proxy_t0))
   R[$id.nginx_cpu]=$(awk -v d="$nginx_d" -v hz="$CLK_TCK" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", d / hz / (b - a) }')
   R[$id.wrk_cpu]=$(awk -v c="$wrk_cpu" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", c / (b - a) }')
   # Everything else that ran on the machine meanwhile (other builds, benches): noise.
@@ -358,7 +457,7 @@ bench() {
   if [ -n "${PROXY_PID_FOR_CPU:-}" ]; then
     local d=$proxy_d
     R[$id.proxy_cpu]=$(awk -v d="$d" -v hz="$CLK_TCK" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", d / hz / (b - a) }')
-    R[$id.proxy_us_req]=$(awk -v d="$d" -v hz="$CLK_TCK" -v n="${R[$id.requests]}" 'BEGIN { printf "%.0f", d / hz / n * 1e6 }')
+    R[$id.proxy_us_req]=$(awk -v d="$d" -v hz="$CLK_TCK" -v n="${R[$id.requests]}" 'BEGIN { printf "%.1f", d / hz / n * 1e6 }')
   else
     R[$id.proxy_cpu]="-"
     R[$id.proxy_us_req]="-"
@@ -398,6 +497,7 @@ check_eq "sub of the minted engine token" "bench-user" "$minted_sub"
 
 PROXY_PID_FOR_CPU=""   # the nginx-direct runs report no proxy CPU
 bench direct "nginx direct" "$CONNS" "$DIRECT" none
+PROXY_PID_FOR_CPU=$(hop_workers)  # nginx's hop: its workers' CPU goes in the proxy columns
 bench nginx_hop "reference: nginx as reverse proxy → nginx" "$CONNS" "$REF" none
 PROXY_PID_FOR_CPU=$BARE_PID  # its CPU goes in the proxy columns
 bench bare_hop "reference: bare hyper forwarder → nginx (no auth)" "$CONNS" "http://127.0.0.1:$BARE_PORT/bench" token
@@ -444,6 +544,50 @@ HWM_B=$(status_kb "$PID_B" VmHWM)
 stop_pid "$PID_B"
 PROXY_PID_FOR_CPU=""
 
+# Issue 16: jwtkit-proxy (token cache on, TOKEN_CACHE entries, a fresh process) against HAProxy
+# as a JWT gateway, the bare forwarder and nginx's hop, under a distinct token per request (the
+# pool of TOKENS round-robin, more than the cache holds) and one reused token. jwtkit-proxy and
+# HAProxy run back to back under each load; peak RSS (VmHWM) is read right after the
+# distinct-token run of each process.
+start_proxy "$CONFIG_C" "$PORT_C" "$WORK/proxy-c.log"
+PID_C=$PROXY_PID
+VIA_C=http://127.0.0.1:$PORT_C
+VIA_H=http://127.0.0.1:$HAPROXY_PORT
+"$JWTKIT" keygen --alg RS256 --out "$WORK/other-keys" >/dev/null
+FOREIGN=$("$JWTKIT" mint --key "$WORK/other-keys/private.pem" --kid "$KID" --iss "$ISS" --aud "$AUD" --expires-in 2h --sub bench-user)
+TAMPERED=${TOKEN%?}$([ "${TOKEN: -1}" = A ] && echo B || echo A)
+check_eq "HAProxy with the RS256 token" "ok" "$(curl -fsS -H "Authorization: Bearer $TOKEN" "$VIA_H/bench")"
+check_eq "HAProxy with a pool token" "ok" "$(curl -fsS -H "Authorization: Bearer $(tail -1 "$WORK/tokens.txt")" "$VIA_H/bench")"
+check_eq "HAProxy without token" "401" "$(curl -s -o /dev/null -w '%{http_code}' "$VIA_H/bench")"
+check_eq "HAProxy, token of another key" "401" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $FOREIGN" "$VIA_H/bench")"
+check_eq "HAProxy, tampered signature" "401" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TAMPERED" "$VIA_H/bench")"
+check_eq "proxy C, token of another key" "401" "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $FOREIGN" "$VIA_C/bench")"
+POOL=("TOKENS_FILE=$WORK/tokens.txt" "WRK_THREADS=$THREADS")
+PROXY_PID_FOR_CPU=$PID_C
+bench cmp_jwtkit_distinct "compare: jwtkit-proxy, distinct tokens ($TOKENS round-robin, cache $TOKEN_CACHE)" "$CONNS" "$VIA_C/bench" none "${POOL[@]}"
+HWM_C=$(status_kb "$PID_C" VmHWM)
+PROXY_PID_FOR_CPU=$HAPROXY_PID
+bench cmp_haproxy_distinct "compare: HAProxy JWT gateway, distinct tokens" "$CONNS" "$VIA_H/bench" none "${POOL[@]}"
+HWM_HAPROXY=$(status_kb "$HAPROXY_PID" VmHWM)
+PROXY_PID_FOR_CPU=$PID_C
+bench cmp_jwtkit_reused "compare: jwtkit-proxy, one reused token" "$CONNS" "$VIA_C/bench" token
+PROXY_PID_FOR_CPU=$HAPROXY_PID
+bench cmp_haproxy_reused "compare: HAProxy JWT gateway, one reused token" "$CONNS" "$VIA_H/bench" token
+PROXY_PID_FOR_CPU=$BARE_PID
+bench cmp_bare_distinct "compare: bare forwarder, distinct tokens" "$CONNS" "http://127.0.0.1:$BARE_PORT/bench" none "${POOL[@]}"
+bench cmp_bare_reused "compare: bare forwarder, one reused token" "$CONNS" "http://127.0.0.1:$BARE_PORT/bench" token
+HWM_BARE=$(status_kb "$BARE_PID" VmHWM)
+PROXY_PID_FOR_CPU=$(hop_workers)
+bench cmp_nginx_distinct "compare: nginx hop, distinct tokens" "$CONNS" "$REF" none "${POOL[@]}"
+bench cmp_nginx_reused "compare: nginx hop, one reused token" "$CONNS" "$REF" token
+HWM_HOP=0
+for p in $(hop_workers); do HWM_HOP=$((HWM_HOP + $(status_kb "$p" VmHWM))); done
+PROXY_PID_FOR_CPU=""
+if grep -qiE ' (WARN|ERROR) ' "$WORK/proxy-c.log"; then
+  NOTE[proxy_c_log]="proxy C logged warnings or errors: see target/bench-proxy/proxy-c.log"
+fi
+stop_pid "$PID_C"
+
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 RUSTC_AFTER=$(pgrep -c -x rustc || true)
 
@@ -469,6 +613,12 @@ disturbed() {
 }
 RATIO_REF=$(awk -v a="${R[nginx_hop.rps]}" -v b="${R[direct.rps]}" 'BEGIN { printf "%.2f", a / b }')
 RATIO_BARE=$(awk -v a="${R[bare_hop.rps]}" -v b="${R[direct.rps]}" 'BEGIN { printf "%.2f", a / b }')
+# jwtkit-proxy against HAProxy (issue 16): req/s ratios and CPU per request.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+H_REUSED=$(ratio "${R[cmp_jwtkit_reused.rps]}" "${R[cmp_haproxy_reused.rps]}")
+H_DISTINCT=$(ratio "${R[cmp_jwtkit_distinct.rps]}" "${R[cmp_haproxy_distinct.rps]}")
+H_CPU=$(ratio "${R[cmp_jwtkit_distinct.proxy_us_req]}" "${R[cmp_haproxy_distinct.proxy_us_req]}")
+H_CPU_REUSED=$(ratio "${R[cmp_jwtkit_reused.proxy_us_req]}" "${R[cmp_haproxy_reused.proxy_us_req]}")
 RATIO_HIGH=$(awk -v a="${R[reused_high.rps]}" -v b="${R[direct_high.rps]}" 'BEGIN { printf "%.2f", a / b }')
 # Added latency in ms: percentile $1 of run $2 minus the same of run $3.
 added() { awk -v a="${R[$2.$1]}" -v b="${R[$3.$1]}" 'BEGIN { printf "%.2f", (a - b) / 1000 }'; }
@@ -532,7 +682,7 @@ fi
   echo "| peak RSS after the ${CONNS_HIGH}-connection run (VmHWM) | $(mib "$HWM_A_HIGH") MiB |"
   echo "| RSS right after the ${CONNS_HIGH}-connection run / 2 s later | $(mib "$RSS_A_AFTER") MiB / $(mib "$RSS_A_SETTLED") MiB, $THREADS_A_AFTER threads |"
   echo "| peak RSS of the cache-off proxy (distinct-token runs) | $(mib "$HWM_B") MiB |"
-  echo "| $TOKENS distinct tokens minted with \`jwtkit mint\` ($(nproc) in parallel) | ${MINT_S} s |"
+  echo "| $TOKENS distinct tokens minted (benches/examples/mint_pool.rs) | ${MINT_S} s |"
   echo "| release build | $BUILD_S |"
   echo
   echo "| target | measured | |"
@@ -548,6 +698,42 @@ fi
   echo "| added p99, paced in lockstep: bursts of $CONNS (no target) | ${ADDED_P99_LOCKSTEP} ms (nginx's hop: ${ADDED_P99_REF_LOCKSTEP} ms) | |"
   echo "| RSS idle < 20 MiB (VmHWM) | $(mib "$IDLE_HWM") MiB | $(pass "$(mib "$IDLE_HWM")" "<" 20) |"
   echo "| RSS under $CONNS_HIGH connections < 64 MiB (VmHWM) | $(mib "$HWM_A_HIGH") MiB | $(pass "$(mib "$HWM_A_HIGH")" "<" 64)$(disturbed reused_high) |"
+  echo
+  echo "## jwtkit-proxy against HAProxy (issue 16)"
+  echo
+  echo "HAProxy $("$HAPROXY" -v 2>&1 | head -1 | awk '{ print $3 }'), nbthread $HAPROXY_THREADS, as a JWT gateway: \`http_auth_bearer\`, \`jwt_header_query('\$.alg')\` = RS256,"
+  echo "\`jwt_verify\` = 1 with the bench public key, \`jwt_payload_query('\$.exp','int')\` present and later than \`date()\`; else 401;"
+  echo "no cache (target/bench-proxy/haproxy/haproxy.cfg). jwtkit-proxy: a fresh process, token cache $TOKEN_CACHE entries,"
+  echo "tokio's default runtime ($(nproc) worker threads). Distinct load: the $TOKENS pool tokens round-robin, each thread of wrk"
+  echo "its own half (more tokens than the cache holds). nginx's hop: its own nginx, worker_processes $HOP_WORKERS; the static"
+  echo "upstream nginx has worker_processes $NGINX_WORKERS. CPU µs/req: utime+stime of the proxy's processes over the run"
+  echo "(/proc/PID/stat) / requests. Peak RSS: VmHWM after the distinct-token run (nginx: sum over its workers)."
+  echo
+  echo "| proxy | load | req/s | p99 ms | CPU µs/req | errors | other CPU | peak RSS |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|"
+  for who in jwtkit haproxy bare nginx; do
+    case $who in
+      jwtkit) name=jwtkit-proxy hwm=$HWM_C ;;
+      haproxy) name="HAProxy JWT gateway" hwm=$HWM_HAPROXY ;;
+      bare) name="bare forwarder (no auth)" hwm=$HWM_BARE ;;
+      nginx) name="nginx hop (no auth)" hwm=$HWM_HOP ;;
+    esac
+    for load in reused distinct; do
+      id=cmp_${who}_$load
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$load" "$(printf '%.0f' "${R[$id.rps]}")" \
+        "$(ms "${R[$id.p99_us]}")" "${R[$id.proxy_us_req]}" "${R[$id.errors]}" "${R[$id.other_cpu]}" \
+        "$([ "$load" = distinct ] && echo "$(mib "$hwm") MiB")"
+    done
+  done
+  echo
+  echo "| target (issue 16) | measured | |"
+  echo "|---|---|---|"
+  echo "| reused token: jwtkit-proxy ≥ 1.5x HAProxy's req/s | ${H_REUSED}x | $(pass "$H_REUSED" ">=" 1.5)$(disturbed cmp_jwtkit_reused cmp_haproxy_reused) |"
+  echo "| distinct tokens: jwtkit-proxy ≥ 1.0x HAProxy's req/s | ${H_DISTINCT}x | $(pass "$H_DISTINCT" ">=" 1.0)$(disturbed cmp_jwtkit_distinct cmp_haproxy_distinct) |"
+  echo "| distinct tokens: jwtkit-proxy CPU per request ≤ HAProxy's | ${R[cmp_jwtkit_distinct.proxy_us_req]} / ${R[cmp_haproxy_distinct.proxy_us_req]} µs = ${H_CPU}x | $(pass "$H_CPU" "<" 1.0001)$(disturbed cmp_jwtkit_distinct cmp_haproxy_distinct) |"
+  echo "| reused token: CPU per request, jwtkit-proxy / HAProxy (no target) | ${R[cmp_jwtkit_reused.proxy_us_req]} / ${R[cmp_haproxy_reused.proxy_us_req]} µs = ${H_CPU_REUSED}x | |"
+  echo "| peak RSS under the distinct-token load ≤ 64 MiB (VmHWM) | $(mib "$HWM_C") MiB | $(pass "$(mib "$HWM_C")" "<" 64.0001) |"
+  echo "| instructions per cache-hit request ≤ 1.2x the bare forwarder's | \`bash scripts/proxy-instructions.sh\` | |"
   echo
   echo "On a 2-core machine a saturated run measures how the three processes share the cores more than the"
   echo "proxy alone: the saturated p99 at $CONNS connections is mostly queueing (latency ≈ connections / throughput),"
@@ -570,9 +756,10 @@ fi
   done
   echo '```'
   echo
-  echo "The proxy configurations are target/bench-proxy/proxy.toml (cache on) and proxy-nocache.toml"
-  echo "(\`token_cache_capacity = 0\`); nginx's is target/bench-proxy/nginx/nginx.conf; raw wrk outputs are"
-  echo "target/bench-proxy/wrk-*.txt."
+  echo "The proxy configurations are target/bench-proxy/proxy.toml (cache on, $TOKEN_CACHE entries), proxy-nocache.toml"
+  echo "(\`token_cache_capacity = 0\`) and proxy-compare.toml (as proxy.toml, the HAProxy comparison); nginx's are"
+  echo "target/bench-proxy/nginx/nginx.conf (upstream) and nginx-hop/nginx.conf (reverse proxy), HAProxy's"
+  echo "target/bench-proxy/haproxy/haproxy.cfg; raw wrk outputs are target/bench-proxy/wrk-*.txt."
 } >"$OUT"
 
 cat "$OUT"
