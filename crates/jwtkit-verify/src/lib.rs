@@ -48,6 +48,7 @@
 
 #[cfg(feature = "axum")]
 pub mod axum_auth;
+mod captured;
 mod claims;
 mod error;
 #[cfg(feature = "http")]

@@ -12,24 +12,23 @@
 //! - byte strings (which serde_json hands over without checking UTF-8) and serde_json's private
 //!   types (`RawValue`) give up;
 //! - a registered claim (`exp`, `nbf`, `iat`, `iss`, `aud`, `azp`) is read once into a
-//!   [`Value`] for the policy and `T` is deserialised from that value; only scalars and arrays
-//!   of scalars are taken this way (an object could hide duplicate names a `Value` would
-//!   silently merge), anything else gives up;
+//!   [`Captured`] value for the policy, and `T` is deserialised from it with the calls serde_json
+//!   would make on the text; only scalars and arrays of scalars are taken this way, anything
+//!   else gives up;
 //! - duplicate member names give up; serde_json itself refuses trailing bytes and non-objects.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
+use crate::captured::{Captured, give_up};
+use crate::jws::{Name, Skip};
+use crate::registered::Registered;
 use serde::de::value::{MapAccessDeserializer, StrDeserializer};
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess,
     VariantAccess, Visitor,
 };
-use serde_json::Value;
-
-use crate::jws::{Name, Skip};
-use crate::registered::{ClaimValue, Registered};
 
 /// The registered claims, in the order of [`registered_index`].
 const REGISTERED: [&str; 6] = ["exp", "nbf", "iat", "iss", "aud", "azp"];
@@ -43,7 +42,7 @@ pub(crate) struct OnePass<'a, T> {
     /// The payload as the caller's type.
     pub value: T,
     /// The registered claims' values, by [`REGISTERED`] index.
-    values: [Option<Value>; 6],
+    values: [Option<Captured<'a>>; 6],
     /// Every member name, sorted and unique.
     pub names: Vec<Cow<'a, str>>,
 }
@@ -51,7 +50,7 @@ pub(crate) struct OnePass<'a, T> {
 impl<T> OnePass<'_, T> {
     /// The registered claims, as the policy reads them.
     pub fn registered(&self) -> Registered<'_> {
-        let of = |i: usize| self.values[i].as_ref().map(ClaimValue::of);
+        let of = |i: usize| self.values[i].as_ref().map(Captured::claim_value);
         Registered {
             exp: of(0),
             nbf: of(1),
@@ -67,7 +66,11 @@ impl<T> OnePass<'_, T> {
 /// path can decide (the payload is malformed, does not fit `T`, or is outside what the one pass
 /// takes).
 pub(crate) fn one_pass<T: DeserializeOwned>(payload: &[u8]) -> Option<OnePass<'_, T>> {
-    let mut deserializer = serde_json::Deserializer::from_slice(payload);
+    // One UTF-8 check of the whole payload instead of one per string: reading from a `str`,
+    // serde_json checks no string again (it does each one when reading bytes). A payload that is
+    // not UTF-8 is refused by the two-pass path, which says why.
+    let text = std::str::from_utf8(payload).ok()?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let mut pass = deserializer.deserialize_map(Top(PhantomData)).ok()?;
     deserializer.end().ok()?;
     pass.names.sort_unstable();
@@ -75,11 +78,6 @@ pub(crate) fn one_pass<T: DeserializeOwned>(payload: &[u8]) -> Option<OnePass<'_
         return None;
     }
     Some(pass)
-}
-
-/// Gives up on the one pass (the message is never shown: the two-pass path decides).
-fn give_up<E: de::Error>() -> E {
-    E::custom("left to the two-pass path")
 }
 
 /// The payload object: hands its members to `T` through [`Tee`].
@@ -111,7 +109,7 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for Top<T> {
 /// The payload's members as `T` reads them, noting every name and the registered claims.
 struct Tee<'de, A> {
     access: A,
-    values: [Option<Value>; 6],
+    values: [Option<Captured<'de>>; 6],
     names: Vec<Cow<'de, str>>,
     /// The registered claim whose value comes next.
     pending: Option<usize>,
@@ -137,30 +135,14 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Tee<'de, A> {
         let Some(index) = self.pending.take() else {
             return self.access.next_value_seed(StrictSeed(seed));
         };
-        let value: Value = self.access.next_value()?;
-        if !scalar_or_scalars(&value) {
-            return Err(give_up());
-        }
-        let typed = seed
-            .deserialize(Strict(value.clone()))
-            .map_err(|_| give_up::<A::Error>())?;
+        let value: Captured<'de> = self.access.next_value()?;
+        let typed = seed.deserialize(value.deserializer::<A::Error>())?;
         self.values[index] = Some(value);
         Ok(typed)
     }
 
     fn size_hint(&self) -> Option<usize> {
         self.access.size_hint()
-    }
-}
-
-/// A scalar, or an array of scalars: values a [`Value`] holds exactly as the text said.
-fn scalar_or_scalars(value: &Value) -> bool {
-    match value {
-        Value::Object(_) => false,
-        Value::Array(items) => items
-            .iter()
-            .all(|item| !matches!(item, Value::Array(_) | Value::Object(_))),
-        _ => true,
     }
 }
 
