@@ -30,18 +30,24 @@ use serde::de::{
     VariantAccess, Visitor,
 };
 
-/// The registered claims, in the order of [`registered_index`].
-const REGISTERED: [&str; 6] = ["exp", "nbf", "iat", "iss", "aud", "azp"];
-
+/// Where a registered claim's value goes in [`OnePass`] (the order of [`OnePass::registered`]).
 fn registered_index(name: &str) -> Option<usize> {
-    REGISTERED.iter().position(|r| *r == name)
+    match name {
+        "exp" => Some(0),
+        "nbf" => Some(1),
+        "iat" => Some(2),
+        "iss" => Some(3),
+        "aud" => Some(4),
+        "azp" => Some(5),
+        _ => None,
+    }
 }
 
 /// What one pass over a payload found.
 pub(crate) struct OnePass<'a, T> {
     /// The payload as the caller's type.
     pub value: T,
-    /// The registered claims' values, by [`REGISTERED`] index.
+    /// The registered claims' values, by [`registered_index`].
     values: [Option<Captured<'a>>; 6],
     /// Every member name, sorted and unique.
     pub names: Vec<Cow<'a, str>>,
