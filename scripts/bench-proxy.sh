@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proxy benchmark on loopback: nginx (a fast static upstream), jwtkit-proxy and wrk.
+# Proxy benchmark on loopback: nginx (a fast static upstream), jwtkit-proxy, HAProxy and wrk.
 #
 # Measures requests/s and p50/p90/p99 latency for: nginx direct; through the proxy with one
 # reused RS256 token (the common case: a verified-token cache hit); with a distinct token per
@@ -8,25 +8,43 @@
 # lockstep) and at 256 connections; and,
 # as yardsticks for what one proxy hop costs on this machine, nginx itself as a reverse proxy and
 # a bare forwarder on the proxy's own HTTP stack (testing/bare-forwarder: hyper, no auth).
+# Then the comparison of issue 16: jwtkit-proxy against HAProxy configured as a JWT gateway
+# (`http_auth_bearer` + `jwt_verify` of RS256 + an `exp` check, no cache: it verifies every
+# request), beside the nginx hop and the bare forwarder, under two loads: one reused token, and
+# a distinct valid token per request, round-robin over a pool of TOKENS tokens, more than the
+# proxy's token cache holds (TOKEN_CACHE). For every proxy: req/s, p99, CPU µs per request
+# (utime+stime of its processes over the run / requests) and peak RSS (VmHWM), and the ratios
+# against the targets.
 # Also the proxy's RSS idle and under load, its CPU per request, its start-to-ready time, and
 # the CPU the rest of the machine used during each run (a concurrent build makes numbers noisy).
 # Prints a markdown report and writes it to target/bench-proxy.md.
 #
 #   bash scripts/bench-proxy.sh                  # about 4 minutes after the release build
-#   DURATION=5 TOKENS=400 bash scripts/bench-proxy.sh
+#   bash scripts/bench-proxy.sh --quick          # smoke run: 3 s runs, 3000 tokens, cache 1000
+#   DURATION=5 TOKENS=400 TOKEN_CACHE=100 bash scripts/bench-proxy.sh
 #
 # Settings (environment): DURATION (s per run, 10), WARMUP (s, 2), THREADS (wrk -t, 2),
 # CONNS (64), CONNS_HIGH (256), DELAY_MS (pause per connection in the paced runs, 20),
 # DELAY_JITTER (the jittered paced runs draw each pause from DELAY_MS * (1 +- this), 0.5),
-# TOKENS (distinct tokens minted, 1000; the distinct-token proxy has its token cache off, so
-# every request verifies whatever the count), READY_RUNS (7), NGINX_WORKERS (auto),
+# TOKENS (distinct tokens minted, 20000: the pool of the distinct-token runs), TOKEN_CACHE (the
+# token_cache_capacity of the cache-on proxies, 10000, the shipped default; must be below TOKENS so
+# the pool does not fit), READY_RUNS (7), NGINX_WORKERS (the static upstream's worker_processes,
+# 1), HOP_WORKERS (worker_processes of nginx as reverse proxy, nproc), HAPROXY_THREADS (nbthread,
+# nproc: the proxy's tokio runtime also runs one worker thread per core),
 # PROXY_LOG_LEVEL (warn), PROXY_LOG_FORMAT (text), SKIP_BUILD (0), OUT (target/bench-proxy.md).
 #
-# Installs wrk and nginx with apt-get when they are missing (needs root). Every server listens on
+# Installs wrk, nginx and haproxy with apt-get when they are missing (needs root). Every server listens on
 # 127.0.0.1 only and is stopped when the script exits, also on error or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+
+if [ "${1:-}" = --quick ]; then
+  DURATION=${DURATION:-3} WARMUP=${WARMUP:-1} TOKENS=${TOKENS:-3000} TOKEN_CACHE=${TOKEN_CACHE:-1000}
+  READY_RUNS=${READY_RUNS:-3}
+  shift
+fi
+[ $# = 0 ] || { echo "usage: bash scripts/bench-proxy.sh [--quick]" >&2; exit 2; }
 
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
@@ -35,9 +53,12 @@ CONNS=${CONNS:-64}
 CONNS_HIGH=${CONNS_HIGH:-256}
 DELAY_MS=${DELAY_MS:-20}
 DELAY_JITTER=${DELAY_JITTER:-0.5}
-TOKENS=${TOKENS:-1000}
+TOKENS=${TOKENS:-20000}
+TOKEN_CACHE=${TOKEN_CACHE:-10000}
 READY_RUNS=${READY_RUNS:-7}
-NGINX_WORKERS=${NGINX_WORKERS:-auto}
+NGINX_WORKERS=${NGINX_WORKERS:-1}
+HOP_WORKERS=${HOP_WORKERS:-$(nproc)}
+HAPROXY_THREADS=${HAPROXY_THREADS:-$(nproc)}
 PROXY_LOG_LEVEL=${PROXY_LOG_LEVEL:-warn}
 PROXY_LOG_FORMAT=${PROXY_LOG_FORMAT:-text}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -50,6 +71,8 @@ AUD=bench-api
 NAME=bench-proxy
 # shellcheck source=scripts/lib/loopback.sh
 . scripts/lib/loopback.sh
+# shellcheck source=scripts/bench/compare-haproxy.sh
+. scripts/bench/compare-haproxy.sh
 
 # ---------------------------------------------------------------------------------------------
 # 1. Tools and binaries
@@ -59,6 +82,9 @@ NGINX=$(command -v nginx || true)
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 [ -n "$NGINX" ] || missing+=(nginx-light)
+HAPROXY=$(command -v haproxy || true)
+[ -z "$HAPROXY" ] && [ -x /usr/sbin/haproxy ] && HAPROXY=/usr/sbin/haproxy
+[ -n "$HAPROXY" ] || missing+=(haproxy)
 command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3)
 if ((${#missing[@]})); then
@@ -66,14 +92,21 @@ if ((${#missing[@]})); then
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
   [ -x "$NGINX" ] || die "nginx is still missing after apt-get"
   command -v wrk >/dev/null || die "wrk is still missing after apt-get"
+  HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+  [ -x "$HAPROXY" ] || die "haproxy is still missing after apt-get"
 fi
 build_release
 # The bare-stack yardstick (testing/bare-forwarder): hyper's server and pooled client, no auth.
+# The token pool's minter (benches/examples/mint_pool.rs): the claims of `jwtkit mint`, in one
+# process.
 if [ "$SKIP_BUILD" != 1 ]; then
   cargo build --release -p bare-forwarder
+  cargo build --release -p jwtkit-benches --example mint_pool
 fi
-BARE=$ROOT/target/release/bare-forwarder
+BARE=$RELEASE/bare-forwarder
+MINT_POOL=$RELEASE/examples/mint_pool
 [ -x "$BARE" ] || die "target/release/bare-forwarder missing; run without SKIP_BUILD=1"
+[ -x "$MINT_POOL" ] || die "target/release/examples/mint_pool missing; run without SKIP_BUILD=1"
 
 # ---------------------------------------------------------------------------------------------
 # Process bookkeeping (PIDS and the exit trap come from scripts/lib/loopback.sh)
@@ -146,8 +179,9 @@ children_cpu() {
 # ---------------------------------------------------------------------------------------------
 # 2. Keys, secrets, tokens, configuration
 # ---------------------------------------------------------------------------------------------
+((TOKEN_CACHE < TOKENS)) || die "TOKENS ($TOKENS) must exceed TOKEN_CACHE ($TOKEN_CACHE): the pool must not fit the cache"
 rm -rf "$WORK"
-mkdir -p "$WORK/nginx/tmp" "$(dirname "$OUT")"
+mkdir -p "$WORK/nginx/tmp" "$WORK/nginx-hop/tmp" "$WORK/haproxy" "$(dirname "$OUT")"
 log "RS256 key pair, engine secret, tokens"
 "$JWTKIT" keygen --alg RS256 --out "$WORK/keys" >/dev/null
 KID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["keys"][0]["kid"])' "$WORK/keys/jwks.json")
@@ -157,20 +191,16 @@ export ENGINE_JWT_SECRET
 mint() { "$JWTKIT" mint --key "$WORK/keys/private.pem" --kid "$KID" --iss "$ISS" --aud "$AUD" --expires-in 2h "$@"; }
 TOKEN=$(mint --sub bench-user --claim email=bench-user@example.test)
 
-# Distinct tokens: one `jwtkit mint` per token, as many in parallel as there are cores. Each
-# has its own sub and claim. (A pipe keeps the lines whole: each write is < PIPE_BUF.)
+# Distinct tokens, each with its own sub and claim n, the claims `jwtkit mint --sub user-N
+# --claim n=N` writes, minted in one process (a `jwtkit mint` per token took minutes for 20,000).
 t0=$(date +%s.%N)
-export -f mint
-export JWTKIT WORK KID ISS AUD
-# shellcheck disable=SC2016  # expanded by the inner shells
-run_child bash -c 'seq 1 "$1" | xargs -P "$(nproc)" -I{} bash -c '\''mint --sub "user-{}" --claim "n={}"'\'' | cat >"$2"' \
-  _ "$TOKENS" "$WORK/tokens.txt"
+run_child "$MINT_POOL" "$WORK/keys/private.pem" "$KID" "$ISS" "$AUD" "$TOKENS" >"$WORK/tokens.txt"
 MINT_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 distinct=$(sort -u "$WORK/tokens.txt" | grep -c '^eyJ' || true)
 [ "$distinct" = "$TOKENS" ] || die "minted $distinct distinct tokens, expected $TOKENS"
 log "minted $TOKENS distinct tokens in ${MINT_S} s"
 
-read -r NGINX_PORT REF_PORT BARE_PORT PORT_A PORT_B <<<"$(free_ports 5)"
+read -r NGINX_PORT REF_PORT BARE_PORT PORT_A PORT_B PORT_C HAPROXY_PORT <<<"$(free_ports 7)"
 
 write_proxy_config() { # file, port, token cache capacity
   cat >"$1" <<EOF
@@ -209,10 +239,12 @@ upstream = "engine"
 strip_prefix = true
 EOF
 }
-CONFIG_A=$WORK/proxy.toml            # default token cache (10000 entries)
+CONFIG_A=$WORK/proxy.toml            # token cache on (TOKEN_CACHE entries, 10000 by default)
 CONFIG_B=$WORK/proxy-nocache.toml    # token cache off: every request verifies its RS256 token
-write_proxy_config "$CONFIG_A" "$PORT_A" 10000
+CONFIG_C=$WORK/proxy-compare.toml    # as A, a fresh process for the comparison with HAProxy
+write_proxy_config "$CONFIG_A" "$PORT_A" "$TOKEN_CACHE"
 write_proxy_config "$CONFIG_B" "$PORT_B" 0
+write_proxy_config "$CONFIG_C" "$PORT_C" "$TOKEN_CACHE"
 
 # ---------------------------------------------------------------------------------------------
 # 3. Start to ready
@@ -244,18 +276,6 @@ http {
   fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
   keepalive_requests 10000000;
   keepalive_timeout 75s;
-  # Reference: nginx itself as a reverse proxy in front of the static server (one proxy hop
-  # with pooled upstream connections), to tell the cost of a hop on this machine from the
-  # cost of jwtkit-proxy.
-  upstream static_pool { server 127.0.0.1:$NGINX_PORT; keepalive 512; keepalive_requests 10000000; }
-  server {
-    listen 127.0.0.1:$REF_PORT;
-    location / {
-      proxy_pass http://static_pool;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
   server {
     listen 127.0.0.1:$NGINX_PORT;
     location = /engine/whoami { default_type text/plain; return 200 "\$http_authorization\n"; }
@@ -272,6 +292,10 @@ PIDS+=("$NGINX_PID")
 wait_http "http://127.0.0.1:$NGINX_PORT/bench" 10 || die "nginx did not start: $(cat "$WORK/nginx/error.log")"
 nginx_workers() { pgrep -P "$NGINX_PID" | tr '\n' ' '; }
 log "nginx on 127.0.0.1:$NGINX_PORT, workers: $(nginx_workers)"
+
+# nginx as a reverse proxy and HAProxy as a JWT gateway (scripts/bench/compare-haproxy.sh).
+start_nginx_hop
+start_haproxy
 "$BARE" "127.0.0.1:$BARE_PORT" "127.0.0.1:$NGINX_PORT" >"$WORK/bare-forwarder.log" 2>&1 &
 BARE_PID=$!
 PIDS+=("$BARE_PID")
@@ -298,7 +322,8 @@ NOISY=()               # runs during which other processes (or the hypervisor) t
 
 # bench ID LABEL CONNS URL AUTH ENV...
 #   AUTH: "token" (-H with the reused token) or "none"; ENV: KEY=VALUE pairs for the Lua script.
-# Uses PROXY_PID_FOR_CPU (may be empty) to report the proxy's CPU time during the run.
+# Uses PROXY_PID_FOR_CPU (may be empty, or several pids) to report the proxy's CPU time during
+# the run.
 bench() {
   local id=$1 label=$2 conns=$3 url=$4 auth=$5
   shift 5
@@ -324,7 +349,8 @@ bench() {
   nginx_pids=$(nginx_workers)
   # shellcheck disable=SC2086
   nginx_t0=$(cpu_ticks $nginx_pids)
-  [ -n "${PROXY_PID_FOR_CPU:-}" ] && proxy_t0=$(cpu_ticks "$PROXY_PID_FOR_CPU")
+  # shellcheck disable=SC2086  # may name several processes (nginx's workers)
+  [ -n "${PROXY_PID_FOR_CPU:-}" ] && proxy_t0=$(cpu_ticks $PROXY_PID_FOR_CPU)
   children_cpu
   wrk_t0=$CHILD_CPU
   read -r busy_t0 steal_t0 <<<"$(machine_ticks)"
@@ -345,7 +371,8 @@ bench() {
   local nginx_d proxy_d=0
   # shellcheck disable=SC2086
   nginx_d=$(($(cpu_ticks $nginx_pids) - nginx_t0))
-  [ -n "${PROXY_PID_FOR_CPU:-}" ] && proxy_d=$(($(cpu_ticks "$PROXY_PID_FOR_CPU") - proxy_t0))
+  # shellcheck disable=SC2086
+  [ -n "${PROXY_PID_FOR_CPU:-}" ] && proxy_d=$(($(cpu_ticks $PROXY_PID_FOR_CPU) - proxy_t0))
   R[$id.nginx_cpu]=$(awk -v d="$nginx_d" -v hz="$CLK_TCK" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", d / hz / (b - a) }')
   R[$id.wrk_cpu]=$(awk -v c="$wrk_cpu" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", c / (b - a) }')
   # Everything else that ran on the machine meanwhile (other builds, benches): noise.
@@ -358,7 +385,7 @@ bench() {
   if [ -n "${PROXY_PID_FOR_CPU:-}" ]; then
     local d=$proxy_d
     R[$id.proxy_cpu]=$(awk -v d="$d" -v hz="$CLK_TCK" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", d / hz / (b - a) }')
-    R[$id.proxy_us_req]=$(awk -v d="$d" -v hz="$CLK_TCK" -v n="${R[$id.requests]}" 'BEGIN { printf "%.0f", d / hz / n * 1e6 }')
+    R[$id.proxy_us_req]=$(awk -v d="$d" -v hz="$CLK_TCK" -v n="${R[$id.requests]}" 'BEGIN { printf "%.1f", d / hz / n * 1e6 }')
   else
     R[$id.proxy_cpu]="-"
     R[$id.proxy_us_req]="-"
@@ -398,6 +425,7 @@ check_eq "sub of the minted engine token" "bench-user" "$minted_sub"
 
 PROXY_PID_FOR_CPU=""   # the nginx-direct runs report no proxy CPU
 bench direct "nginx direct" "$CONNS" "$DIRECT" none
+PROXY_PID_FOR_CPU=$(hop_workers)  # nginx's hop: its workers' CPU goes in the proxy columns
 bench nginx_hop "reference: nginx as reverse proxy → nginx" "$CONNS" "$REF" none
 PROXY_PID_FOR_CPU=$BARE_PID  # its CPU goes in the proxy columns
 bench bare_hop "reference: bare hyper forwarder → nginx (no auth)" "$CONNS" "http://127.0.0.1:$BARE_PORT/bench" token
@@ -443,6 +471,9 @@ bench distinct_jittered "proxy, distinct tokens, paced" "$CONNS" "$VIA_B/bench" 
 HWM_B=$(status_kb "$PID_B" VmHWM)
 stop_pid "$PID_B"
 PROXY_PID_FOR_CPU=""
+
+# Issue 16: jwtkit-proxy against HAProxy, the bare forwarder and nginx's hop (scripts/bench/compare-haproxy.sh).
+compare_runs
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 RUSTC_AFTER=$(pgrep -c -x rustc || true)
@@ -532,7 +563,7 @@ fi
   echo "| peak RSS after the ${CONNS_HIGH}-connection run (VmHWM) | $(mib "$HWM_A_HIGH") MiB |"
   echo "| RSS right after the ${CONNS_HIGH}-connection run / 2 s later | $(mib "$RSS_A_AFTER") MiB / $(mib "$RSS_A_SETTLED") MiB, $THREADS_A_AFTER threads |"
   echo "| peak RSS of the cache-off proxy (distinct-token runs) | $(mib "$HWM_B") MiB |"
-  echo "| $TOKENS distinct tokens minted with \`jwtkit mint\` ($(nproc) in parallel) | ${MINT_S} s |"
+  echo "| $TOKENS distinct tokens minted (benches/examples/mint_pool.rs) | ${MINT_S} s |"
   echo "| release build | $BUILD_S |"
   echo
   echo "| target | measured | |"
@@ -549,6 +580,7 @@ fi
   echo "| RSS idle < 20 MiB (VmHWM) | $(mib "$IDLE_HWM") MiB | $(pass "$(mib "$IDLE_HWM")" "<" 20) |"
   echo "| RSS under $CONNS_HIGH connections < 64 MiB (VmHWM) | $(mib "$HWM_A_HIGH") MiB | $(pass "$(mib "$HWM_A_HIGH")" "<" 64)$(disturbed reused_high) |"
   echo
+  compare_report
   echo "On a 2-core machine a saturated run measures how the three processes share the cores more than the"
   echo "proxy alone: the saturated p99 at $CONNS connections is mostly queueing (latency ≈ connections / throughput),"
   echo "and nginx-direct's p99 there is inflated by wrk and nginx preempting each other, so the saturated"
@@ -570,9 +602,10 @@ fi
   done
   echo '```'
   echo
-  echo "The proxy configurations are target/bench-proxy/proxy.toml (cache on) and proxy-nocache.toml"
-  echo "(\`token_cache_capacity = 0\`); nginx's is target/bench-proxy/nginx/nginx.conf; raw wrk outputs are"
-  echo "target/bench-proxy/wrk-*.txt."
+  echo "The proxy configurations are target/bench-proxy/proxy.toml (cache on, $TOKEN_CACHE entries), proxy-nocache.toml"
+  echo "(\`token_cache_capacity = 0\`) and proxy-compare.toml (as proxy.toml, the HAProxy comparison); nginx's are"
+  echo "target/bench-proxy/nginx/nginx.conf (upstream) and nginx-hop/nginx.conf (reverse proxy), HAProxy's"
+  echo "target/bench-proxy/haproxy/haproxy.cfg; raw wrk outputs are target/bench-proxy/wrk-*.txt."
 } >"$OUT"
 
 cat "$OUT"

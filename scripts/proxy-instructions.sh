@@ -6,6 +6,8 @@
 #
 #   bash scripts/bench-proxy.sh                 # once first: writes keys, configuration, nginx.conf
 #   bash scripts/proxy-instructions.sh [N]      # N requests per process (default 2000), ~1 min
+#   bash scripts/proxy-instructions.sh --distinct [N]   # also the proxy with its token cache off
+#                                               # and a distinct token per request (cache misses)
 #
 # Each process runs twice under `valgrind --tool=callgrind`: once answering only its readiness
 # check, once also N keep-alive requests over 8 connections; per-request figures are the
@@ -14,6 +16,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+DISTINCT=0
+if [ "${1:-}" = --distinct ]; then
+  DISTINCT=1
+  shift
+fi
 N=${1:-2000}
 SKIP_BUILD=1
 WORK=$ROOT/target/bench-proxy
@@ -26,7 +33,7 @@ NAME=proxy-instructions
   die "run bash scripts/bench-proxy.sh once first (it writes $WORK)"
 command -v valgrind >/dev/null || apt_install valgrind
 build_release
-BARE=$ROOT/target/release/bare-forwarder
+BARE=$RELEASE/bare-forwarder
 [ -x "$BARE" ] || die "target/release/bare-forwarder missing: cargo build --release -p bare-forwarder"
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -41,7 +48,9 @@ KID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["keys"][0]
 TOKEN=$("$JWTKIT" mint --key "$WORK/keys/private.pem" --kid "$KID" --iss https://bench.jwtkit.test \
   --aud bench-api --sub bench-user --expires-in 2h)
 ENGINE_JWT_SECRET=$("$JWTKIT" secret generate --encoding base64)
-export ENGINE_JWT_SECRET TOKEN
+# TOKENS_FILE (set for the distinct-token run): every request carries the next token of the file.
+TOKENS_FILE=
+export ENGINE_JWT_SECRET TOKEN TOKENS_FILE
 
 # measure LABEL REQUESTS ADDR COMMAND...: prints "instructions allocations" of the whole run.
 measure() {
@@ -60,17 +69,22 @@ measure() {
 import http.client, os, sys, threading
 host, port = sys.argv[1].split(":")
 total = int(sys.argv[2])
-headers = {"Authorization": "Bearer " + os.environ["TOKEN"]}
+tokens = [os.environ["TOKEN"]]
+if os.environ.get("TOKENS_FILE"):
+    tokens = [t for t in open(os.environ["TOKENS_FILE"]).read().split() if t]
+    if len(tokens) < total:
+        sys.exit(f"{len(tokens)} tokens in TOKENS_FILE, fewer than the {total} requests")
 failures = []
-def client(count):
+def client(first, count):
     connection = http.client.HTTPConnection(host, int(port), timeout=60)
-    for _ in range(count):
-        connection.request("GET", "/bench", headers=headers)
+    for i in range(count):
+        token = tokens[(first + i) % len(tokens)]
+        connection.request("GET", "/bench", headers={"Authorization": "Bearer " + token})
         response = connection.getresponse()
         response.read()
         if response.status != 200:
             failures.append(response.status)
-threads = [threading.Thread(target=client, args=(total // 8,)) for _ in range(8)]
+threads = [threading.Thread(target=client, args=(k * (total // 8), total // 8)) for k in range(8)]
 for t in threads: t.start()
 for t in threads: t.join()
 if failures:
@@ -101,10 +115,23 @@ EOF
 }
 
 declare -A RESULT
-for target in proxy bare; do
+TARGETS=(proxy bare)
+if [ "$DISTINCT" = 1 ]; then
+  TARGETS+=(distinct)
+  [ -f "$WORK/proxy-nocache.toml" ] && [ -f "$WORK/tokens.txt" ] ||
+    die "run bash scripts/bench-proxy.sh once first (it writes proxy-nocache.toml and tokens.txt)"
+  NOCACHE_ADDR=$(sed -n 's/^listen = "\(127.0.0.1:[0-9]*\)"$/\1/p' "$WORK/proxy-nocache.toml")
+fi
+for target in "${TARGETS[@]}"; do
+  TOKENS_FILE=
   if [ "$target" = proxy ]; then
-    cmd=("$ROOT/target/release/jwtkit-proxy" --config "$WORK/proxy.toml")
+    cmd=("$PROXY" --config "$WORK/proxy.toml")
     addr=$PROXY_ADDR
+  elif [ "$target" = distinct ]; then
+    # Token cache off, a distinct token per request: every request parses and verifies RS256.
+    cmd=("$PROXY" --config "$WORK/proxy-nocache.toml")
+    addr=$NOCACHE_ADDR
+    TOKENS_FILE=$WORK/tokens.txt
   else
     cmd=("$BARE" "$BARE_ADDR" "$UPSTREAM")
     addr=$BARE_ADDR
@@ -121,6 +148,9 @@ done
   echo "|---|---:|---:|"
   echo "| jwtkit-proxy, reused RS256 token | ${RESULT[proxy.ins]} | ${RESULT[proxy.alloc]} |"
   echo "| bare hyper forwarder | ${RESULT[bare.ins]} | ${RESULT[bare.alloc]} |"
+  if [ "$DISTINCT" = 1 ]; then
+    echo "| jwtkit-proxy, token cache off, a distinct RS256 token per request | ${RESULT[distinct.ins]} | ${RESULT[distinct.alloc]} |"
+  fi
   echo
   echo "Profiles: $OUT/*.callgrind (callgrind_annotate --inclusive=yes FILE)."
 } | tee "$OUT/report.md"

@@ -26,6 +26,10 @@ apt_install() {
   fi
 }
 
+# Where the release binaries are: RELEASE when set (with SKIP_BUILD=1: binaries kept apart from a
+# build directory that others rebuild), else where cargo puts them (CARGO_TARGET_DIR when set).
+RELEASE=${RELEASE:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
+
 # Builds the release binaries unless SKIP_BUILD=1; sets JWTKIT, PROXY and BUILD_S (the time).
 build_release() {
   BUILD_S=skipped
@@ -36,8 +40,8 @@ build_release() {
     cargo build --release -p jwtkit-cli -p jwtkit-proxy
     BUILD_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f s", b - a }')
   fi
-  JWTKIT=$ROOT/target/release/jwtkit
-  PROXY=$ROOT/target/release/jwtkit-proxy
+  JWTKIT=$RELEASE/jwtkit
+  PROXY=$RELEASE/jwtkit-proxy
   if [ ! -x "$JWTKIT" ] || [ ! -x "$PROXY" ]; then
     die "release binaries missing; run without SKIP_BUILD=1"
   fi

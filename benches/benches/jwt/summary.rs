@@ -80,7 +80,7 @@ const RATIOS: &[Ratio] = &[
         "HS256 verify, 13-claim access token, typed: Validator / jsonwebtoken",
         "verify_hs256/jwtkit_validator_typed",
         "verify_hs256/jsonwebtoken_typed",
-        None,
+        Some(0.5),
     ),
     ratio(
         "HS256 verify, 13-claim access token: Validator / jwt-simple",

@@ -49,6 +49,7 @@
 
 #[cfg(feature = "axum")]
 pub mod axum_auth;
+mod captured;
 mod claims;
 mod error;
 #[cfg(feature = "http")]
@@ -57,6 +58,7 @@ pub mod extract;
 pub mod grpc;
 mod issuer;
 pub mod jws;
+mod one_pass;
 mod policy;
 mod policy_builder;
 #[cfg(feature = "http")]
@@ -280,8 +282,9 @@ impl Validator {
     /// Validates at `now` (Unix seconds) and deserialises the claims into `T`.
     ///
     /// Same rules and verdicts as [`Validator::validate_at`] followed by
-    /// [`Validated::deserialize`], without building the JSON map: the registered claims are read
-    /// in one pass over the payload, then `T` is deserialised from the payload itself.
+    /// [`Validated::deserialize`], without building the JSON map: `T` is deserialised in the
+    /// same pass over the payload that reads the registered claims (the `one_pass` module says
+    /// when that pass leaves the decision to a scan of the claims followed by a parse into `T`).
     pub fn validate_as_at<T: DeserializeOwned>(
         &self,
         token: &str,
@@ -291,6 +294,15 @@ impl Validator {
         self.policy
             .check_header(parsed.header.alg, parsed.header.typ.as_deref())?;
         verify_with_keys(&self.keys, &parsed)?;
+        if let Some(pass) = one_pass::one_pass::<T>(&parsed.payload) {
+            self.policy
+                .check_scanned(&pass.registered(), &pass.names, now)?;
+            return Ok(Validated {
+                header: parsed.header,
+                claims: pass.value,
+                issuer: None,
+            });
+        }
         self.check_payload(&parsed.payload, now)?;
         let claims = claims::typed(&parsed.payload)?;
         Ok(Validated {
