@@ -18,31 +18,15 @@ use jwtkit_keys::{Algorithm, SigningKey};
 use jwtkit_mint::Minter;
 use jwtkit_secret::Secret;
 use jwtkit_verify::{Policy, Validator};
-use serde::Deserialize;
 use serde_json::json;
 
 const ISS: &str = "https://svc.bench.example";
 const AUD: &str = "orders-api";
 const SECRET: &[u8; 32] = b"bench-secret-0123456789abcdefghi";
 
-/// The shape of `AccessClaims` in benches/benches/jwt/main.rs.
-#[derive(Deserialize)]
-#[allow(dead_code)] // read by serde only
-struct AccessClaims {
-    iss: String,
-    sub: String,
-    aud: String,
-    exp: i64,
-    iat: i64,
-    azp: String,
-    scope: String,
-    email: String,
-    email_verified: bool,
-    name: String,
-    preferred_username: String,
-    roles: Vec<String>,
-    sid: String,
-}
+#[path = "../benches/jwt/access_claims.rs"]
+mod access_claims;
+use access_claims::AccessClaims;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

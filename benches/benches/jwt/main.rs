@@ -24,6 +24,7 @@
 //! Settings: 1 s warm-up, 3 s measurement, 50 samples (20 for `mint_rs256`); criterion's
 //! command-line options (`--measurement-time`, a filter, ...) still apply.
 
+mod access_claims;
 mod authz;
 mod fixtures;
 mod summary;
@@ -31,6 +32,7 @@ mod summary;
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
+use access_claims::AccessClaims;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self as aws_signature, RsaKeyPair};
 use criterion::Criterion;
@@ -42,27 +44,8 @@ use jwtkit_mint::{
 };
 use jwtkit_secret::Secret;
 use jwtkit_verify::ClaimMap;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::runtime::Runtime;
-
-/// The shape a typical service deserialises an access token into.
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)] // read by serde only
-struct AccessClaims {
-    iss: String,
-    sub: String,
-    aud: String,
-    exp: i64,
-    iat: i64,
-    azp: String,
-    scope: String,
-    email: String,
-    email_verified: bool,
-    name: String,
-    preferred_username: String,
-    roles: Vec<String>,
-    sid: String,
-}
 
 fn verify_groups(c: &mut Criterion, rt: &Runtime, fx: &Fixtures) {
     let now = jwtkit_verify::now();
