@@ -262,27 +262,8 @@ log "start-to-ready median ${READY_MEDIAN} ms"
 # ---------------------------------------------------------------------------------------------
 # 4. nginx
 # ---------------------------------------------------------------------------------------------
-cat >"$WORK/nginx/nginx.conf" <<EOF
-# Written by scripts/bench-proxy.sh: a static 200 on loopback.
-worker_processes $NGINX_WORKERS;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-daemon off;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  keepalive_requests 10000000;
-  keepalive_timeout 75s;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location = /engine/whoami { default_type text/plain; return 200 "\$http_authorization\n"; }
-    location / { default_type text/plain; return 200 "ok\n"; }
-  }
-}
-EOF
+write_static_nginx_conf "$WORK/nginx" "$NGINX_PORT" "$NGINX_WORKERS" \
+  '    location = /engine/whoami { default_type text/plain; return 200 "$http_authorization\n"; }'
 NGINX_ARGS=(-p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log")
 "$NGINX" "${NGINX_ARGS[@]}" -t >"$WORK/nginx/test.log" 2>&1 ||
   die "nginx rejects its configuration: $(cat "$WORK/nginx/test.log")"

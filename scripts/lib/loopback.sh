@@ -48,6 +48,37 @@ build_release() {
   ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 }
 
+# Writes DIR/nginx.conf: nginx in the foreground with WORKERS workers, serving a static 200 on
+# 127.0.0.1:PORT, plus the `location` lines in EXTRA (may be empty); temporary files under
+# DIR/tmp.
+write_static_nginx_conf() {
+  local dir=$1 port=$2 workers=$3 extra=${4:-}
+  mkdir -p "$dir/tmp"
+  cat >"$dir/nginx.conf" <<EOF
+# Written by scripts/$NAME.sh: a static 200 on loopback.
+worker_processes $workers;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 75s;
+  server {
+    listen 127.0.0.1:$port;
+$extra
+    location / { default_type text/plain; return 200 "ok\n"; }
+  }
+}
+EOF
+}
+
 # Process bookkeeping: every PID in PIDS is stopped when the script exits (also on error or
 # Ctrl-C).
 PIDS=()
