@@ -1,10 +1,10 @@
-//! The HTTPS listener (`[tls]`): certificates generated here with rcgen (one CA, leaves for
-//! 127.0.0.1), the real binary, real clients (reqwest trusting the CA; a rustls + hyper client
+//! The HTTPS listener (`[tls]`): certificates generated here (`jwtkit_testsupport::tls`: one CA,
+//! leaves for 127.0.0.1), the real binary, real clients (reqwest trusting the CA; a rustls + hyper client
 //! holding one connection open while the certificate files are replaced).
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,56 +12,14 @@ use std::time::Duration;
 use common::*;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
+use jwtkit_testsupport::tls::{Leaf, TestCa};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 
-/// A test CA that issues server certificates for 127.0.0.1.
-struct Ca {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-}
-
-/// A leaf certificate (PEM) and its key (PKCS#8 PEM).
-struct Leaf {
-    cert_pem: String,
-    key_pem: String,
-    der: CertificateDer<'static>,
-}
-
-impl Ca {
-    fn new() -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "jwtkit test CA");
-        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key"))
-            .expect("CA certificate");
-        Self { issuer }
-    }
-
-    fn leaf(&self, name: &str) -> Leaf {
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params.signed_by(&key, &self.issuer).expect("leaf");
-        Leaf {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().clone(),
-        }
-    }
-
-    fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    fn der(&self) -> CertificateDer<'static> {
-        self.issuer.der().clone()
-    }
+/// The DER form of the first certificate in `pem`.
+fn der(pem: &str) -> CertificateDer<'static> {
+    CertificateDer::from_pem_slice(pem.as_bytes()).expect("certificate PEM")
 }
 
 /// Writes `leaf` as `tls.crt` and `tls.key` in `dir`, each replaced by a rename (as a writer
@@ -99,10 +57,10 @@ key_file = "{}"
 }
 
 /// A reqwest client that trusts only `ca`.
-fn https_client(ca: &Ca) -> reqwest::ClientBuilder {
+fn https_client(ca: &TestCa) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .no_proxy()
-        .tls_certs_only([reqwest::Certificate::from_pem(ca.pem().as_bytes()).expect("CA pem")])
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.cert_pem.as_bytes()).expect("CA pem")])
         .timeout(Duration::from_secs(30))
 }
 
@@ -120,9 +78,9 @@ fn header<'a>(echoed: &'a Value, name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn https_serves_http1_and_http2_by_alpn_and_forwards_proto_https() {
-    let ca = Ca::new();
+    let ca = TestCa::new("jwtkit test CA");
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = install(dir.path(), &ca.leaf("proxy"));
+    let (cert, key) = install(dir.path(), &ca.server());
     let echo = RawEcho::start().await;
     let proxy = Proxy::with_toml(&tls_toml(&echo, &cert, &key), &[]).await;
     assert_eq!(proxy.scheme, "https");
@@ -188,11 +146,11 @@ async fn plain_listener_speaks_h2c_by_prior_knowledge_and_forwards_proto_http() 
 
 #[test]
 fn start_is_refused_with_a_key_of_another_certificate_or_a_missing_file() {
-    let ca = Ca::new();
+    let ca = TestCa::new("jwtkit test CA");
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = install(dir.path(), &ca.leaf("proxy"));
+    let (cert, key) = install(dir.path(), &ca.server());
     // The key of another leaf.
-    std::fs::write(&key, ca.leaf("other").key_pem).unwrap();
+    std::fs::write(&key, ca.server().key_pem).unwrap();
     let toml = |cert: &Path, key: &Path| {
         format!(
             "{HS_ISSUER_TOML}\n[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
@@ -236,9 +194,9 @@ struct HeldConnection {
 }
 
 impl HeldConnection {
-    async fn open(addr: SocketAddr, ca: &Ca) -> Self {
+    async fn open(addr: SocketAddr, ca: &TestCa) -> Self {
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca.der()).expect("CA");
+        roots.add(der(&ca.cert_pem)).expect("CA");
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -280,27 +238,27 @@ impl HeldConnection {
 
 #[tokio::test]
 async fn replaced_certificate_serves_new_connections_and_open_ones_keep_working() {
-    let ca = Ca::new();
+    let ca = TestCa::new("jwtkit test CA");
     let dir = tempfile::tempdir().unwrap();
-    let first = ca.leaf("first");
+    let first = ca.server();
     let (cert, key) = install(dir.path(), &first);
     let echo = RawEcho::start().await;
     let proxy = Proxy::with_toml(&tls_toml(&echo, &cert, &key), &[]).await;
     let token = hs_token("alice", Value::Null);
 
     let mut held = HeldConnection::open(proxy.addr, &ca).await;
-    assert_eq!(held.certificate, first.der);
+    assert_eq!(held.certificate, der(&first.cert_pem));
     assert_eq!(held.get("/t/before", &token).await, 200);
 
     // A mismatched pair on the way (the certificate written before its key) is refused and
     // the first certificate stays.
-    let second = ca.leaf("second");
+    let second = ca.server();
     std::fs::write(&cert, &second.cert_pem).unwrap();
     let refusal = proxy.wait_log("reload refused", 1).await;
     assert!(refusal.contains("tls.key_file"), "{refusal}");
     assert_eq!(
         HeldConnection::open(proxy.addr, &ca).await.certificate,
-        first.der
+        der(&first.cert_pem)
     );
 
     std::fs::write(&key, &second.key_pem).unwrap();
@@ -313,7 +271,8 @@ async fn replaced_certificate_serves_new_connections_and_open_ones_keep_working(
     );
     let mut fresh = HeldConnection::open(proxy.addr, &ca).await;
     assert_eq!(
-        fresh.certificate, second.der,
+        fresh.certificate,
+        der(&second.cert_pem),
         "a new connection gets the new certificate"
     );
     assert_eq!(fresh.get("/t/new", &token).await, 200);
@@ -324,7 +283,7 @@ async fn replaced_certificate_serves_new_connections_and_open_ones_keep_working(
     );
 }
 
-async fn metrics_text_tls(proxy: &Proxy, ca: &Ca) -> String {
+async fn metrics_text_tls(proxy: &Proxy, ca: &TestCa) -> String {
     https_client(ca)
         .build()
         .unwrap()
@@ -339,9 +298,9 @@ async fn metrics_text_tls(proxy: &Proxy, ca: &Ca) -> String {
 
 #[tokio::test]
 async fn sigterm_finishes_a_request_in_flight_over_tls_and_exits_0() {
-    let ca = Ca::new();
+    let ca = TestCa::new("jwtkit test CA");
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = install(dir.path(), &ca.leaf("proxy"));
+    let (cert, key) = install(dir.path(), &ca.server());
     let engine = Engine::basic();
     let toml = format!(
         "{}\n[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
