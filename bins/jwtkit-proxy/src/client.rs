@@ -135,11 +135,42 @@ impl BaseUrl {
 
     /// The base joined with `path_and_query` (which starts with `/` or is empty).
     pub fn join(&self, path_and_query: &str) -> Result<Uri, axum::http::Error> {
-        let mut full = String::with_capacity(self.path.len() + path_and_query.len() + 1);
+        self.build(&[path_and_query])
+    }
+
+    /// The base joined with `path` (a `/` put before it when it has none) and `query` (after a
+    /// `?`, unless it is empty): what [`BaseUrl::join`] makes of the two written out, without
+    /// writing them out first.
+    pub fn join_parts(&self, path: &str, query: Option<&str>) -> Result<Uri, axum::http::Error> {
+        let slash = if path.is_empty() || path.starts_with('/') {
+            ""
+        } else {
+            "/"
+        };
+        match query.filter(|q| !q.is_empty()) {
+            Some(query) => self.build(&[slash, path, "?", query]),
+            None => self.build(&[slash, path]),
+        }
+    }
+
+    /// The base path followed by `pieces`, `/` first when that does not start with it. The text
+    /// is allocated at its exact size: `Bytes` takes a full `Vec` over without allocating its
+    /// shared header.
+    fn build(&self, pieces: &[&str]) -> Result<Uri, axum::http::Error> {
+        let first = std::iter::once(self.path.as_str())
+            .chain(pieces.iter().copied())
+            .find(|piece| !piece.is_empty());
+        let lead = if first.is_some_and(|piece| piece.starts_with('/')) {
+            ""
+        } else {
+            "/"
+        };
+        let len = lead.len() + self.path.len() + pieces.iter().map(|p| p.len()).sum::<usize>();
+        let mut full = String::with_capacity(len);
+        full.push_str(lead);
         full.push_str(&self.path);
-        full.push_str(path_and_query);
-        if !full.starts_with('/') {
-            full.insert(0, '/');
+        for piece in pieces {
+            full.push_str(piece);
         }
         Uri::builder()
             .scheme(self.scheme.clone())
@@ -174,6 +205,33 @@ mod tests {
             root.join("/a").unwrap().to_string(),
             "https://api.example.com/a"
         );
+    }
+
+    #[test]
+    fn joined_parts_are_the_joined_text() {
+        let bases = ["http://engine:8080/engine-rest/", "https://api.example.com"];
+        let paths = ["", "/", "/a/b", "a/b"];
+        let queries = [None, Some(""), Some("x=1&y")];
+        for base in bases {
+            let base = BaseUrl::parse(base).unwrap();
+            for path in paths {
+                for query in queries {
+                    let mut text = if path.is_empty() || path.starts_with('/') {
+                        path.to_owned()
+                    } else {
+                        format!("/{path}")
+                    };
+                    if let Some(query) = query.filter(|q| !q.is_empty()) {
+                        text = format!("{text}?{query}");
+                    }
+                    assert_eq!(
+                        base.join_parts(path, query).unwrap(),
+                        base.join(&text).unwrap(),
+                        "{path:?} {query:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

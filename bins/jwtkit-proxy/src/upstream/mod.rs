@@ -154,21 +154,22 @@ impl Upstream {
         Ok(())
     }
 
-    /// Sends a request; maps transport failures, upstream 5xx and a rejection of the proxy's
+    /// Sends a request to the base URL joined with `target`, a path and a query
+    /// ([`BaseUrl::join_parts`]); maps transport failures, upstream 5xx and a rejection of the proxy's
     /// own credentials to the caller-facing errors (502, 504). A request body that fails while
     /// being sent (client gone, size limit) fails the whole request.
     pub async fn send(
         &self,
         caller: &Caller,
         method: Method,
-        path_and_query: &str,
+        target: (&str, Option<&str>),
         mut headers: HeaderMap,
         body: Body,
     ) -> Result<axum::http::Response<Incoming>, ApiError> {
         self.add_credentials(&mut headers, caller)?;
         let uri = self
             .base
-            .join(path_and_query)
+            .join_parts(target.0, target.1)
             .map_err(|_| ApiError::bad_request("the request path cannot be forwarded"))?;
         let mut request = Request::new(body);
         *request.method_mut() = method;
