@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
-use axum::http::{Request, Response, Uri, Version};
+use axum::http::{HeaderValue, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -76,6 +76,12 @@ impl UpstreamClient {
         })
     }
 
+    /// True when requests go as HTTP/1.1 (hyper-util then adds a `Host` header when there is
+    /// none; HTTP/2 carries `:authority` instead).
+    pub fn is_http1(&self) -> bool {
+        self.version == Version::HTTP_11
+    }
+
     /// Sends `request` and waits at most `timeout` for the answer's head.
     pub async fn send(
         &self,
@@ -99,6 +105,9 @@ pub struct BaseUrl {
     /// The base path without a trailing slash (`""` for the root).
     path: String,
     text: String,
+    /// The `Host` header of an HTTP/1.1 request to it, as hyper-util would write it (the port
+    /// only when not the scheme's default): built once instead of formatted per request.
+    host: HeaderValue,
 }
 
 impl BaseUrl {
@@ -120,12 +129,29 @@ impl BaseUrl {
         if uri.query().is_some() || trimmed.contains('#') {
             return Err(format!("{text:?} must not have a query or fragment"));
         }
+        let default_port = match authority.port_u16() {
+            Some(443) => scheme == Scheme::HTTPS,
+            Some(80) => scheme == Scheme::HTTP,
+            _ => false,
+        };
+        let host = match authority.port() {
+            Some(port) if !default_port => format!("{}:{port}", authority.host()),
+            _ => authority.host().to_owned(),
+        };
+        let host =
+            HeaderValue::try_from(host).map_err(|_| format!("{text:?} has no valid host"))?;
         Ok(Self {
             scheme,
+            host,
             authority,
             path: uri.path().trim_end_matches('/').to_owned(),
             text: trimmed.to_owned(),
         })
+    }
+
+    /// The `Host` header value for an HTTP/1.1 request to this URL.
+    pub fn host(&self) -> &HeaderValue {
+        &self.host
     }
 
     /// The URL as configured, without a trailing slash.
@@ -231,6 +257,22 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn host_values_carry_the_port_unless_it_is_the_schemes_default() {
+        for (url, host) in [
+            ("http://engine:8080/engine-rest", "engine:8080"),
+            ("http://engine:80", "engine"),
+            ("http://engine:443", "engine:443"),
+            ("https://api.example.com:443/", "api.example.com"),
+            ("https://api.example.com:80/", "api.example.com:80"),
+            ("https://api.example.com", "api.example.com"),
+            ("http://[::1]:9000", "[::1]:9000"),
+            ("http://user:pw@engine:81", "engine:81"),
+        ] {
+            assert_eq!(BaseUrl::parse(url).unwrap().host(), host, "{url}");
         }
     }
 

@@ -171,6 +171,13 @@ impl Upstream {
             .base
             .join_parts(target.0, target.1)
             .map_err(|_| ApiError::bad_request("the request path cannot be forwarded"))?;
+        if self.client.is_http1() {
+            // What hyper-util adds when there is no `Host`, without its per-request formatting
+            // and port parsing.
+            headers
+                .entry(header::HOST)
+                .or_insert_with(|| self.base.host().clone());
+        }
         let mut request = Request::new(body);
         *request.method_mut() = method;
         *request.uri_mut() = uri;
