@@ -227,25 +227,28 @@ fn header_items(
 
 /// Removes hop-by-hop headers, including any named by `Connection`.
 ///
-/// One pass over the names finds which of [`HOP_BY_HOP`] are there (a standard name compares
-/// as a number, no hashing); only those are removed: each `remove` hashes its name, and most
-/// messages carry one of them (`Connection: keep-alive`) or none.
+/// One pass over the headers finds which of [`HOP_BY_HOP`] are there (a standard name compares
+/// as a number, no hashing) and whether `Connection` names any other header; only those are
+/// removed: each `remove` hashes its name, and most messages carry one of them
+/// (`Connection: keep-alive`) or none.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let mut present = [false; HOPS];
     let mut any = false;
-    for name in headers.keys() {
+    // Whether `Connection` names anything beyond HOP_BY_HOP (`Connection: keep-alive` does not).
+    let mut names_others = false;
+    for (name, value) in headers.iter() {
         if let Some(i) = HOP_BY_HOP.iter().position(|hop| hop == name) {
             present[i] = true;
             any = true;
+            // HOP_BY_HOP[0] is `Connection`.
+            names_others |= i == 0 && !names_only_hop_by_hop(value.as_bytes());
         }
     }
     if !any {
         return;
     }
-    // HOP_BY_HOP[0] is `Connection`.
-    if present[0] {
-        // `Connection: keep-alive` is the usual case: names already in HOP_BY_HOP are not
-        // parsed (and allocated) again.
+    if names_others {
+        // Names already in HOP_BY_HOP are not parsed (and allocated) again.
         let named: Vec<HeaderName> = header_items(headers, header::CONNECTION, ',')
             .filter(|name| {
                 !HOP_BY_HOP
@@ -263,6 +266,18 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
+}
+
+/// True when every item of a `Connection` value is one of HOP_BY_HOP (removed anyway), read
+/// without text conversion or allocation; anything else, an empty item included, is false and
+/// left to the full reading.
+fn names_only_hop_by_hop(value: &[u8]) -> bool {
+    value.split(|b| *b == b',').all(|item| {
+        let item = item.trim_ascii();
+        HOP_BY_HOP
+            .iter()
+            .any(|hop| hop.as_str().as_bytes().eq_ignore_ascii_case(item))
+    })
 }
 
 /// Removes everything that could carry the caller's credentials or a forged identity:
@@ -640,7 +655,12 @@ mod tests {
         remove_hop_by_hop(&mut headers);
         assert_eq!(headers, untouched);
         // Only `Connection`, naming nothing else: it goes alone.
-        headers.insert(header::CONNECTION, "keep-alive".parse().unwrap());
+        headers.insert(header::CONNECTION, "Keep-Alive ,\tupgrade".parse().unwrap());
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers, untouched);
+        // `close` names a header like any other item; an empty item names none.
+        headers.insert(header::CONNECTION, "keep-alive, , close".parse().unwrap());
+        headers.insert("close", "1".parse().unwrap());
         remove_hop_by_hop(&mut headers);
         assert_eq!(headers, untouched);
         // A hop-by-hop name without `Connection`.
