@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
-use axum::http::{Request, Response, Uri, Version};
+use axum::http::{HeaderValue, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -76,6 +76,12 @@ impl UpstreamClient {
         })
     }
 
+    /// True when requests go as HTTP/1.1 (hyper-util then adds a `Host` header when there is
+    /// none; HTTP/2 carries `:authority` instead).
+    pub fn is_http1(&self) -> bool {
+        self.version == Version::HTTP_11
+    }
+
     /// Sends `request` and waits at most `timeout` for the answer's head.
     pub async fn send(
         &self,
@@ -99,6 +105,9 @@ pub struct BaseUrl {
     /// The base path without a trailing slash (`""` for the root).
     path: String,
     text: String,
+    /// The `Host` header of an HTTP/1.1 request to it, as hyper-util would write it (the port
+    /// only when not the scheme's default): built once instead of formatted per request.
+    host: HeaderValue,
 }
 
 impl BaseUrl {
@@ -120,12 +129,29 @@ impl BaseUrl {
         if uri.query().is_some() || trimmed.contains('#') {
             return Err(format!("{text:?} must not have a query or fragment"));
         }
+        let default_port = match authority.port_u16() {
+            Some(443) => scheme == Scheme::HTTPS,
+            Some(80) => scheme == Scheme::HTTP,
+            _ => false,
+        };
+        let host = match authority.port() {
+            Some(port) if !default_port => format!("{}:{port}", authority.host()),
+            _ => authority.host().to_owned(),
+        };
+        let host =
+            HeaderValue::try_from(host).map_err(|_| format!("{text:?} has no valid host"))?;
         Ok(Self {
             scheme,
+            host,
             authority,
             path: uri.path().trim_end_matches('/').to_owned(),
             text: trimmed.to_owned(),
         })
+    }
+
+    /// The `Host` header value for an HTTP/1.1 request to this URL.
+    pub fn host(&self) -> &HeaderValue {
+        &self.host
     }
 
     /// The URL as configured, without a trailing slash.
@@ -135,11 +161,42 @@ impl BaseUrl {
 
     /// The base joined with `path_and_query` (which starts with `/` or is empty).
     pub fn join(&self, path_and_query: &str) -> Result<Uri, axum::http::Error> {
-        let mut full = String::with_capacity(self.path.len() + path_and_query.len() + 1);
+        self.build(&[path_and_query])
+    }
+
+    /// The base joined with `path` (a `/` put before it when it has none) and `query` (after a
+    /// `?`, unless it is empty): what [`BaseUrl::join`] makes of the two written out, without
+    /// writing them out first.
+    pub fn join_parts(&self, path: &str, query: Option<&str>) -> Result<Uri, axum::http::Error> {
+        let slash = if path.is_empty() || path.starts_with('/') {
+            ""
+        } else {
+            "/"
+        };
+        match query.filter(|q| !q.is_empty()) {
+            Some(query) => self.build(&[slash, path, "?", query]),
+            None => self.build(&[slash, path]),
+        }
+    }
+
+    /// The base path followed by `pieces`, `/` first when that does not start with it. The text
+    /// is allocated at its exact size: `Bytes` takes a full `Vec` over without allocating its
+    /// shared header.
+    fn build(&self, pieces: &[&str]) -> Result<Uri, axum::http::Error> {
+        let first = std::iter::once(self.path.as_str())
+            .chain(pieces.iter().copied())
+            .find(|piece| !piece.is_empty());
+        let lead = if first.is_some_and(|piece| piece.starts_with('/')) {
+            ""
+        } else {
+            "/"
+        };
+        let len = lead.len() + self.path.len() + pieces.iter().map(|p| p.len()).sum::<usize>();
+        let mut full = String::with_capacity(len);
+        full.push_str(lead);
         full.push_str(&self.path);
-        full.push_str(path_and_query);
-        if !full.starts_with('/') {
-            full.insert(0, '/');
+        for piece in pieces {
+            full.push_str(piece);
         }
         Uri::builder()
             .scheme(self.scheme.clone())
@@ -174,6 +231,49 @@ mod tests {
             root.join("/a").unwrap().to_string(),
             "https://api.example.com/a"
         );
+    }
+
+    #[test]
+    fn joined_parts_are_the_joined_text() {
+        let bases = ["http://engine:8080/engine-rest/", "https://api.example.com"];
+        let paths = ["", "/", "/a/b", "a/b"];
+        let queries = [None, Some(""), Some("x=1&y")];
+        for base in bases {
+            let base = BaseUrl::parse(base).unwrap();
+            for path in paths {
+                for query in queries {
+                    let mut text = if path.is_empty() || path.starts_with('/') {
+                        path.to_owned()
+                    } else {
+                        format!("/{path}")
+                    };
+                    if let Some(query) = query.filter(|q| !q.is_empty()) {
+                        text = format!("{text}?{query}");
+                    }
+                    assert_eq!(
+                        base.join_parts(path, query).unwrap(),
+                        base.join(&text).unwrap(),
+                        "{path:?} {query:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn host_values_carry_the_port_unless_it_is_the_schemes_default() {
+        for (url, host) in [
+            ("http://engine:8080/engine-rest", "engine:8080"),
+            ("http://engine:80", "engine"),
+            ("http://engine:443", "engine:443"),
+            ("https://api.example.com:443/", "api.example.com"),
+            ("https://api.example.com:80/", "api.example.com:80"),
+            ("https://api.example.com", "api.example.com"),
+            ("http://[::1]:9000", "[::1]:9000"),
+            ("http://user:pw@engine:81", "engine:81"),
+        ] {
+            assert_eq!(BaseUrl::parse(url).unwrap().host(), host, "{url}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Generic prefix routes: the request goes upstream with its method, path, query, headers and a
 //! streamed body; identity and hop-by-hop headers are cleaned first.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -186,9 +187,10 @@ fn alike(name: &str, folded: &str) -> bool {
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those the
-/// proxy always sets itself. Pre-built names: removing by `&str` would parse each name again
-/// on every request.
-const HOP_BY_HOP: [HeaderName; 9] = [
+/// proxy always sets itself; `Connection` first ([`remove_hop_by_hop`] relies on it).
+/// Pre-built names: removing by `&str` would parse each name again on every request.
+const HOPS: usize = 9;
+const HOP_BY_HOP: [HeaderName; HOPS] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
@@ -224,10 +226,29 @@ fn header_items(
 }
 
 /// Removes hop-by-hop headers, including any named by `Connection`.
+///
+/// One pass over the headers finds which of [`HOP_BY_HOP`] are there (a standard name compares
+/// as a number, no hashing) and whether `Connection` names any other header; only those are
+/// removed: each `remove` hashes its name, and most messages carry one of them
+/// (`Connection: keep-alive`) or none.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    if headers.contains_key(header::CONNECTION) {
-        // `Connection: keep-alive` is the usual case: names already in HOP_BY_HOP are not
-        // parsed (and allocated) again.
+    let mut present = [false; HOPS];
+    let mut any = false;
+    // Whether `Connection` names anything beyond HOP_BY_HOP (`Connection: keep-alive` does not).
+    let mut names_others = false;
+    for (name, value) in headers.iter() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+            present[i] = true;
+            any = true;
+            // HOP_BY_HOP[0] is `Connection`.
+            names_others |= i == 0 && !names_only_hop_by_hop(value.as_bytes());
+        }
+    }
+    if !any {
+        return;
+    }
+    if names_others {
+        // Names already in HOP_BY_HOP are not parsed (and allocated) again.
         let named: Vec<HeaderName> = header_items(headers, header::CONNECTION, ',')
             .filter(|name| {
                 !HOP_BY_HOP
@@ -240,9 +261,23 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    for (name, present) in HOP_BY_HOP.iter().zip(present) {
+        if present {
+            headers.remove(name);
+        }
     }
+}
+
+/// True when every item of a `Connection` value is one of HOP_BY_HOP (removed anyway), read
+/// without text conversion or allocation; anything else, an empty item included, is false and
+/// left to the full reading.
+fn names_only_hop_by_hop(value: &[u8]) -> bool {
+    value.split(|b| *b == b',').all(|item| {
+        let item = item.trim_ascii();
+        HOP_BY_HOP
+            .iter()
+            .any(|hop| hop.as_str().as_bytes().eq_ignore_ascii_case(item))
+    })
 }
 
 /// Removes everything that could carry the caller's credentials or a forged identity:
@@ -269,32 +304,29 @@ pub fn remove_inbound_identity<'a>(
 }
 
 /// The upstream path and query: the canonical path (the prefix removed if asked), the query
-/// without the route's token parameters, every other parameter byte for byte.
-fn upstream_path(prefix: &Prefix, route: &ProxyRoute, request: &Request) -> String {
-    let path = request.uri().path();
+/// without the route's token parameters, every other parameter byte for byte. Borrowed from the
+/// request where nothing is removed: [`BaseUrl::join_parts`](crate::client::BaseUrl::join_parts)
+/// writes the upstream's target once.
+fn upstream_path<'r>(
+    prefix: &Prefix,
+    route: &ProxyRoute,
+    uri: &'r axum::http::Uri,
+) -> (&'r str, Option<Cow<'r, str>>) {
+    let path = uri.path();
     let path = if route.strip_prefix {
         prefix.rest(path)
     } else {
         path
     };
-    let mut out = if path.starts_with('/') || path.is_empty() {
-        path.to_owned()
-    } else {
-        format!("/{path}")
-    };
-    if let Some(query) = request.uri().query() {
+    let query = uri.query().map(|query| {
         let names: Vec<&str> = route.access.query_names().collect();
-        let kept = if names.is_empty() {
-            std::borrow::Cow::Borrowed(query)
+        if names.is_empty() {
+            Cow::Borrowed(query)
         } else {
             extract::remove_query_params(query, &names)
-        };
-        if !kept.is_empty() {
-            out.push('?');
-            out.push_str(&kept);
         }
-    }
-    out
+    });
+    (path, query)
 }
 
 /// What `X-Forwarded-Host` says: the host the proxy was asked for, from the `Host` header or
@@ -325,12 +357,12 @@ async fn forward(
     request: Request,
     upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Result<Response, ApiError> {
-    let path = upstream_path(prefix, route, &request);
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
+    let (path, query) = upstream_path(prefix, route, &parts.uri);
     let mut headers = parts.headers;
     let trusted = peer.is_some_and(|ip| forwarder.trusted.trusts(ip));
     // A trusted peer's values are read before the cleaning below (`Connection` may name them).
@@ -369,7 +401,7 @@ async fn forward(
     let forwarded_for = peer.and_then(|ip| {
         let value = match previous_for {
             Some(previous) => HeaderValue::from_str(&format!("{previous}, {ip}")),
-            None => HeaderValue::from_str(&ip.to_string()),
+            None => Ok(ip_value(ip)),
         };
         value.ok()
     });
@@ -401,7 +433,13 @@ async fn forward(
     });
     let sent = route
         .upstream
-        .send(caller, parts.method, &path, headers, Body::new(body))
+        .send(
+            caller,
+            parts.method,
+            (path, query.as_deref()),
+            headers,
+            Body::new(body),
+        )
         .await;
     let response = match sent {
         Err(upstream_error) => {
@@ -434,6 +472,35 @@ async fn forward(
     *response.status_mut() = parts.status;
     *response.headers_mut() = headers;
     Ok(response)
+}
+
+/// `ip` as a header value. An IPv4 address (the usual peer) is written out by hand: `to_string`
+/// runs the formatting machinery and allocates a `String` that is then copied again.
+fn ip_value(ip: std::net::IpAddr) -> HeaderValue {
+    let std::net::IpAddr::V4(v4) = ip else {
+        return HeaderValue::try_from(ip.to_string()).expect("an IP address is a header value");
+    };
+    let mut text = [0u8; 15];
+    let mut len = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text[len] = b'.';
+            len += 1;
+        }
+        let digits = [octet / 100, octet / 10 % 10, octet % 10];
+        let skip = if octet >= 100 {
+            0
+        } else if octet >= 10 {
+            1
+        } else {
+            2
+        };
+        for digit in &digits[skip..] {
+            text[len] = b'0' + digit;
+            len += 1;
+        }
+    }
+    HeaderValue::from_bytes(&text[..len]).expect("digits and dots are a header value")
 }
 
 /// How reading the caller's body failed while it was being forwarded, if it did.
@@ -561,5 +628,59 @@ mod tests {
         headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
         remove_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1);
+    }
+
+    #[test]
+    fn every_hop_by_hop_header_goes_and_the_others_stay() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        headers.append("x-kept", "1".parse().unwrap());
+        headers.append("x-kept", "2".parse().unwrap());
+        let untouched = headers.clone();
+        // Nothing hop-by-hop: nothing changes.
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers, untouched);
+        // Every fixed name, repeated values, and `Connection` (twice) naming a hop-by-hop name,
+        // an absent one, one that is not a header name, and a present one in another case.
+        for hop in &HOP_BY_HOP {
+            headers.append(hop.clone(), "a".parse().unwrap());
+            headers.append(hop.clone(), "b".parse().unwrap());
+        }
+        headers.append(
+            header::CONNECTION,
+            "TE, x-absent, bad name".parse().unwrap(),
+        );
+        headers.append(header::CONNECTION, " X-Named ".parse().unwrap());
+        headers.insert("x-named", "1".parse().unwrap());
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers, untouched);
+        // Only `Connection`, naming nothing else: it goes alone.
+        headers.insert(header::CONNECTION, "Keep-Alive ,\tupgrade".parse().unwrap());
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers, untouched);
+        // `close` names a header like any other item; an empty item names none.
+        headers.insert(header::CONNECTION, "keep-alive, , close".parse().unwrap());
+        headers.insert("close", "1".parse().unwrap());
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers, untouched);
+        // A hop-by-hop name without `Connection`.
+        headers.insert(header::UPGRADE, "websocket".parse().unwrap());
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers, untouched);
+    }
+
+    #[test]
+    fn ip_values_are_the_addresses_text() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.199.255",
+            "255.255.255.255",
+            "::1",
+            "fe80::1:2",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_value(ip), ip.to_string().as_str());
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! scrape time). One `Metrics` lives as long as the process: a reload hands it to the new
 //! router and points the key-set facts at the new registry, so counters keep counting.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -128,6 +128,49 @@ impl Collector for JwksCollector {
     }
 }
 
+/// Metric handles of a family by label, for the per-request families: found by comparing a
+/// few entries with borrowed labels, where `Family::get_or_create` takes an owned label set
+/// (a `String` allocated, then hashed, on every request). A handle shares its value with the
+/// family's, which the exposition reads; an entry is added once per label, as the family's.
+struct Handles<K, M> {
+    entries: RwLock<Vec<(K, M)>>,
+}
+
+impl<K, M> Default for Handles<K, M> {
+    fn default() -> Self {
+        Self {
+            entries: RwLock::new(Vec::new()),
+        }
+    }
+}
+
+impl<K, M> Handles<K, M> {
+    /// Applies `update` to the handle of the entry `is` picks, made with `make` when missing.
+    fn with(
+        &self,
+        is: impl Fn(&K) -> bool,
+        make: impl FnOnce() -> (K, M),
+        update: impl FnOnce(&M),
+    ) {
+        {
+            let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, handle)) = entries.iter().find(|(key, _)| is(key)) {
+                update(handle);
+                return;
+            }
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        // Another request may have added it between the two locks.
+        if let Some((_, handle)) = entries.iter().find(|(key, _)| is(key)) {
+            update(handle);
+            return;
+        }
+        let (key, handle) = make();
+        update(&handle);
+        entries.push((key, handle));
+    }
+}
+
 /// The proxy's metrics.
 pub struct Metrics {
     registry: Mutex<PromRegistry>,
@@ -139,6 +182,10 @@ pub struct Metrics {
     websocket_closes: Family<CloseLabels, Counter>,
     reloads: Family<ResultLabels, Counter>,
     issuers: Arc<ArcSwap<Registry>>,
+    /// `requests` by (status, route).
+    request_handles: Handles<(u16, Box<str>), Counter>,
+    /// `upstream_seconds` by upstream.
+    upstream_handles: Handles<Box<str>, Histogram>,
 }
 
 impl Metrics {
@@ -201,6 +248,8 @@ impl Metrics {
             websocket_closes,
             reloads,
             issuers,
+            request_handles: Handles::default(),
+            upstream_handles: Handles::default(),
         }
     }
 
@@ -241,12 +290,20 @@ impl Metrics {
 
     /// Counts a finished request.
     pub fn request(&self, route: &str, status: u16) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                route: route.to_owned(),
-                status,
-            })
-            .inc();
+        self.request_handles.with(
+            |(s, r)| *s == status && **r == *route,
+            || {
+                let labels = RequestLabels {
+                    route: route.to_owned(),
+                    status,
+                };
+                let counter = self.requests.get_or_create(&labels).clone();
+                ((status, route.into()), counter)
+            },
+            |counter| {
+                counter.inc();
+            },
+        );
     }
 
     /// Counts a rejected token.
@@ -269,11 +326,17 @@ impl Metrics {
 
     /// Records an upstream round trip.
     pub fn observe_upstream(&self, upstream: &str, elapsed: Duration) {
-        self.upstream_seconds
-            .get_or_create(&UpstreamLabels {
-                upstream: upstream.to_owned(),
-            })
-            .observe(elapsed.as_secs_f64());
+        self.upstream_handles.with(
+            |name| **name == *upstream,
+            || {
+                let labels = UpstreamLabels {
+                    upstream: upstream.to_owned(),
+                };
+                let histogram = self.upstream_seconds.get_or_create(&labels).clone();
+                (upstream.into(), histogram)
+            },
+            |histogram| histogram.observe(elapsed.as_secs_f64()),
+        );
     }
 
     /// The exposition text (OpenMetrics).

@@ -37,15 +37,11 @@ pub async fn call_engine(
         query,
         body,
     } = call;
-    let mut path_and_query = path;
-    if !query.is_empty() {
-        path_and_query.push('?');
-        path_and_query.push_str(
-            &url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&query)
-                .finish(),
-        );
-    }
+    let query = (!query.is_empty()).then(|| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&query)
+            .finish()
+    });
     let mut headers = HeaderMap::new();
     headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
     let body = match &body {
@@ -59,7 +55,7 @@ pub async fn call_engine(
         None => Body::empty(),
     };
     let response = engine
-        .send(caller, method, &path_and_query, headers, body)
+        .send(caller, method, (&path, query.as_deref()), headers, body)
         .await?;
     let status = response.status();
     let bytes = match tokio::time::timeout(engine.timeout(), response.into_body().collect()).await {

@@ -154,22 +154,30 @@ impl Upstream {
         Ok(())
     }
 
-    /// Sends a request; maps transport failures, upstream 5xx and a rejection of the proxy's
+    /// Sends a request to the base URL joined with `target`, a path and a query
+    /// ([`BaseUrl::join_parts`]); maps transport failures, upstream 5xx and a rejection of the proxy's
     /// own credentials to the caller-facing errors (502, 504). A request body that fails while
     /// being sent (client gone, size limit) fails the whole request.
     pub async fn send(
         &self,
         caller: &Caller,
         method: Method,
-        path_and_query: &str,
+        target: (&str, Option<&str>),
         mut headers: HeaderMap,
         body: Body,
     ) -> Result<axum::http::Response<Incoming>, ApiError> {
         self.add_credentials(&mut headers, caller)?;
         let uri = self
             .base
-            .join(path_and_query)
+            .join_parts(target.0, target.1)
             .map_err(|_| ApiError::bad_request("the request path cannot be forwarded"))?;
+        if self.client.is_http1() {
+            // What hyper-util adds when there is no `Host`, without its per-request formatting
+            // and port parsing.
+            headers
+                .entry(header::HOST)
+                .or_insert_with(|| self.base.host().clone());
+        }
         let mut request = Request::new(body);
         *request.method_mut() = method;
         *request.uri_mut() = uri;
