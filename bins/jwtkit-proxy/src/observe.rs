@@ -84,8 +84,9 @@ pub struct Observation<'a> {
     started: Instant,
     grpc: bool,
     method: Method,
-    /// As received: the log shows it, never the query.
-    path: String,
+    /// The target as received: the log shows its path, never the query. (A clone shares the
+    /// request's bytes: no allocation.)
+    received: Option<PathAndQuery>,
     /// The prefix of the route table the canonical path falls under.
     prefix: Option<&'a str>,
     /// Why the request is answered before any route sees it, if it is.
@@ -139,7 +140,7 @@ impl Observer {
         let started = Instant::now();
         let grpc = jwtkit_verify::grpc::is_grpc(request.headers());
         let method = request.method().clone();
-        let path = request.uri().path().to_owned();
+        let received = request.uri().path_and_query().cloned();
         // A path refused as unreadable is below no route.
         let (refusal, prefix) = match canonical_target(request, target) {
             Err(refusal) => (Some(refusal), None),
@@ -152,7 +153,7 @@ impl Observer {
             started,
             grpc,
             method,
-            path,
+            received,
             prefix,
             refusal,
         }
@@ -182,11 +183,12 @@ impl Observer {
         }
         let Observation {
             method,
-            path,
+            received,
             started,
             grpc,
             ..
         } = observation;
+        let path = received.as_ref().map_or("", PathAndQuery::path);
         tracing::info!(%method, path = %path, route = %route, status = status.as_u16(), error = code.unwrap_or("-"), elapsed_ms = started.elapsed().as_millis() as u64, "request");
         // Counted and logged above with the HTTP status of the error (401, 502, ...), so
         // alerts see gRPC refusals as they see the others; the caller gets the gRPC form.
