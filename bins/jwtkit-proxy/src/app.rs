@@ -1,5 +1,5 @@
 //! Wiring: configuration -> the features' states -> one axum router with the proxy's
-//! middleware. Each feature gets only the state it uses; a feature that is not configured has
+//! middleware, and the direct path of prefix-route requests beside it ([`Front`]). Each feature gets only the state it uses; a feature that is not configured has
 //! no routes at all, so it never hides a prefix route.
 
 use std::collections::HashMap;
@@ -19,6 +19,7 @@ use crate::client::{ClientOptions, UpstreamClient};
 use crate::config::issuers::{MintingKey, caller_keys, issuer_config, refuse_shared_hmac_keys};
 use crate::config::{Config, ConfigError, UpstreamAuth, secret_origin};
 use crate::forward::{Forwarder, InboundHeaders, ProxyRoute};
+use crate::front::{Direct, FixedRoutes, Front};
 use crate::metrics::Metrics;
 use crate::observe::Observer;
 use crate::routes::{Prefix, RouteTable};
@@ -32,8 +33,8 @@ use crate::websocket::Lifetime;
 pub struct App {
     /// Validates callers' tokens; `run` loads its JWKS before serving.
     pub registry: Arc<Registry>,
-    /// Every route, with the proxy's middleware.
-    pub router: Router,
+    /// Every route, with the proxy's middleware, and the direct path of prefix routes.
+    pub front: Front,
     /// The counters the router updates and `/metrics` shows.
     pub metrics: Arc<Metrics>,
 }
@@ -163,10 +164,10 @@ pub fn build_with_metrics(
         metrics.clone(),
     );
     let observer = Observer::new(metrics.clone(), routes, &config.limits);
-    let router = wire(fixed, forwarder, observer, config);
+    let front = wire(fixed, forwarder, observer, config);
     Ok(App {
         registry,
-        router,
+        front,
         metrics,
     })
 }
@@ -213,28 +214,43 @@ fn route_table(
 
 /// The fixed routes (`fixed`, answered by their own states) before the prefix routes, the
 /// body limit on all of them, and around the whole router the middleware that makes the path
-/// canonical, applies the limits and observes (see [`crate::observe`]), then CORS.
+/// canonical, applies the limits and observes (see [`crate::observe`]), then CORS. Without
+/// CORS, prefix-route requests take the direct path of [`Front`] (the same observation, body
+/// limit and forwarder, without the router); with it, everything goes through the router,
+/// whose CORS layer answers preflights and decorates every answer.
 fn wire(
-    fixed: Router<Arc<Forwarder>>,
+    fixed: FixedRoutes<Arc<Forwarder>>,
     forwarder: Forwarder,
     observer: Observer,
     config: &Config,
-) -> Router {
+) -> Front {
+    let (fixed, fixed_paths) = fixed.into_parts();
+    let forwarder = Arc::new(forwarder);
+    let observer = Arc::new(observer);
     let routes = fixed
         // Only the fixed routes: the prefix routes' label comes from the route table.
         .route_layer(middleware::from_fn(crate::observe::matched_route))
         .fallback(crate::forward::proxy)
         .layer(RequestBodyLimitLayer::new(config.limits.max_body_bytes))
-        .with_state(Arc::new(forwarder));
+        .with_state(forwarder.clone());
     // Every route family is chosen on the canonical path, so the middleware that makes it
     // canonical wraps the whole router: a layer on the router itself would run after routing.
     let mut app = Router::new()
         .fallback_service(routes)
         .layer(middleware::from_fn_with_state(
-            Arc::new(observer),
+            observer.clone(),
             crate::observe::limit_and_observe,
         ));
-    if !config.cors_origins.is_empty() {
+    if config.cors_origins.is_empty() {
+        let direct = Direct {
+            fixed: fixed_paths,
+            observer,
+            forwarder,
+            max_body_bytes: config.limits.max_body_bytes,
+        };
+        return Front::new(app, Some(direct));
+    }
+    {
         let origins = config.cors_origins.clone();
         app = app.layer(
             CorsLayer::new()
@@ -251,5 +267,5 @@ fn wire(
                 .max_age(Duration::from_secs(600)),
         );
     }
-    app
+    Front::new(app, None)
 }

@@ -93,43 +93,73 @@ impl ProxyRoute {
     }
 }
 
+/// Where a request came from, as the listener saw it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Peer {
+    /// The peer's address; unknown in in-process harnesses.
+    pub addr: Option<SocketAddr>,
+    /// The request came over the listener's TLS.
+    pub secure: bool,
+}
+
+impl Peer {
+    /// What the listener put on a request that goes through axum: `ConnectInfo` and
+    /// [`crate::server::Secure`].
+    fn from_extensions(extensions: &axum::http::Extensions) -> Self {
+        Self {
+            addr: extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
+            secure: extensions.get::<crate::server::Secure>().is_some(),
+        }
+    }
+}
+
 /// A prefix route's request: everything no other route took. Its path is canonical already
 /// ([`crate::observe`]). A WebSocket upgrade takes the same path; only its answer differs.
-pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, mut request: Request) -> Response {
-    let Some((prefix, route)) = forwarder.routes.find(request.uri().path()) else {
-        return ApiError::not_found(format!("no route for {}", request.uri().path()))
-            .into_response();
-    };
-    let caller = match route
-        .access
-        .authenticate(
-            &forwarder.registry,
-            request.method(),
-            request.headers(),
-            request.uri(),
-        )
-        .await
-    {
-        Ok(caller) => caller,
-        Err(err) => return err.into_response(),
-    };
-    let upgrade = if websocket::is_upgrade(&request) {
-        if route.access.cookie_names().next().is_some()
-            && !websocket::origin_allowed(request.headers(), &forwarder.cors_origins)
+pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, request: Request) -> Response {
+    let peer = Peer::from_extensions(request.extensions());
+    forwarder.serve(request, peer).await
+}
+
+impl Forwarder {
+    /// Answers a prefix route's request from `peer` (the listener's direct path calls this,
+    /// axum's fallback through [`proxy`]).
+    pub async fn serve(&self, mut request: Request, peer: Peer) -> Response {
+        let forwarder = self;
+        let Some((prefix, route)) = forwarder.routes.find(request.uri().path()) else {
+            return ApiError::not_found(format!("no route for {}", request.uri().path()))
+                .into_response();
+        };
+        let caller = match route
+            .access
+            .authenticate(
+                &forwarder.registry,
+                request.method(),
+                request.headers(),
+                request.uri(),
+            )
+            .await
         {
-            return ApiError::forbidden(
+            Ok(caller) => caller,
+            Err(err) => return err.into_response(),
+        };
+        let upgrade = if websocket::is_upgrade(&request) {
+            if route.access.cookie_names().next().is_some()
+                && !websocket::origin_allowed(request.headers(), &forwarder.cors_origins)
+            {
+                return ApiError::forbidden(
                 "this page's origin may not open WebSockets on this route: list it in cors_origins",
             )
             .into_response();
-        }
-        // Taken before the request is consumed; it resolves once the caller has the 101.
-        Some(hyper::upgrade::on(&mut request))
-    } else {
-        None
-    };
-    forward(&forwarder, prefix, route, &caller, request, upgrade)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+            }
+            // Taken before the request is consumed; it resolves once the caller has the 101.
+            Some(hyper::upgrade::on(&mut request))
+        } else {
+            None
+        };
+        forward(forwarder, prefix, route, &caller, request, upgrade, peer)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    }
 }
 
 /// Which inbound headers never reach an upstream: names that contain `_` (unless kept), names
@@ -356,11 +386,9 @@ async fn forward(
     caller: &Caller,
     request: Request,
     upgrade: Option<hyper::upgrade::OnUpgrade>,
+    from: Peer,
 ) -> Result<Response, ApiError> {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let peer = from.addr.map(|addr| addr.ip());
     let (parts, body) = request.into_parts();
     let (path, query) = upstream_path(prefix, route, &parts.uri);
     let mut headers = parts.headers;
@@ -411,7 +439,7 @@ async fn forward(
     };
     headers.insert(
         X_FORWARDED_PROTO,
-        proto.unwrap_or_else(|| trusted::own_proto(&parts.extensions)),
+        proto.unwrap_or_else(|| trusted::own_proto(from.secure)),
     );
     // The proxy's own reading unless a trusted peer sent a valid one: a caller's value never
     // passes, also when there is no host.

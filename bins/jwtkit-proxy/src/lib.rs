@@ -12,6 +12,7 @@ pub mod config;
 pub mod dev;
 pub mod error;
 pub mod forward;
+pub mod front;
 pub mod metrics;
 pub mod observe;
 pub mod path;
@@ -35,6 +36,7 @@ use rustls::sign::CertifiedKey;
 use crate::app::App;
 use crate::config::{Config, ConfigError, LogFormat};
 use crate::dev::DevError;
+use crate::front::Front;
 use crate::metrics::Metrics;
 use crate::reload::{Reloader, Source};
 use crate::server::tls::{self, CertResolver};
@@ -121,7 +123,7 @@ fn init_logging(config: &Config) {
 /// client needs one to send requests.
 pub fn router_from_toml(text: &str) -> Result<axum::Router, ConfigError> {
     let config = Config::from_toml(text)?;
-    Ok(app::build(&config, Vec::new())?.router)
+    Ok(app::build(&config, Vec::new())?.front.router().clone())
 }
 
 /// The command line's `--listen` and `--log-format`, which win over the configuration (also
@@ -223,9 +225,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     init_logging(&config);
     let (app, certificate) = prepare(&config, extra_issuers, None)?;
     warm_up(&app.registry).await;
-    let mut router = app.router;
+    let mut front = app.front;
     if let Some(dev) = &dev {
-        router = router.merge(dev.jwks_route.clone());
+        // The key set's route is outside the direct path's fixed routes: dev mode serves
+        // everything through the router.
+        front = Front::new(front.router().clone().merge(dev.jwks_route.clone()), None);
     }
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -236,7 +240,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     let resolver = certificate.map(|c| Arc::new(CertResolver::new(c)));
     let acceptor = resolver.clone().map(tls::acceptor).transpose()?;
-    let router: SharedRouter = Arc::new(ArcSwap::from_pointee(router));
+    let router: SharedRouter = Arc::new(ArcSwap::from_pointee(front));
     let reloader = Reloader::new(
         source,
         overrides,

@@ -11,9 +11,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, State};
 use axum::http::uri::PathAndQuery;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{Method, Request, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -27,7 +27,7 @@ use crate::routes::RouteTable;
 /// is below no prefix): one label, never the raw path.
 const UNMATCHED: &str = "unmatched";
 
-/// What [`limit_and_observe`] needs.
+/// What [`limit_and_observe`] (and the direct path of [`crate::front`]) needs.
 pub struct Observer {
     metrics: Arc<Metrics>,
     /// The prefix routes, for the label of the requests they take.
@@ -55,7 +55,7 @@ impl Observer {
     /// 431 when the request headers together exceed the limit; 413 (in the proxy's JSON error
     /// format, not the body-limit layer's plain text) when Content-Length exceeds the body
     /// limit.
-    fn over_limits(&self, request: &Request) -> Option<ApiError> {
+    fn over_limits<B>(&self, request: &Request<B>) -> Option<ApiError> {
         let size: usize = request
             .headers()
             .iter()
@@ -78,6 +78,124 @@ impl Observer {
     }
 }
 
+/// A request being observed: what [`Observer::start`] read before the request went on, for
+/// [`Observer::finish`] once its response is there.
+pub struct Observation<'a> {
+    started: Instant,
+    grpc: bool,
+    method: Method,
+    /// The target as received: the log shows its path, never the query. (A clone shares the
+    /// request's bytes: no allocation.)
+    received: Option<PathAndQuery>,
+    /// The prefix of the route table the canonical path falls under.
+    prefix: Option<&'a str>,
+    /// Why the request is answered before any route sees it, if it is.
+    refusal: Option<ApiError>,
+}
+
+impl Observation<'_> {
+    /// The refusal of the request (unreadable path, over the limits), to answer instead of
+    /// passing it on.
+    pub fn take_refusal(&mut self) -> Option<ApiError> {
+        self.refusal.take()
+    }
+}
+
+/// What [`read_target`] made of a request path.
+pub enum Target {
+    /// The path is canonical already.
+    Canonical,
+    /// The canonical form of the path.
+    Rewritten(String),
+    /// The path is refused (400 `invalid_path`).
+    Refused(ApiError),
+}
+
+impl Target {
+    /// The canonical path: `received` itself, or what it becomes; `None` when refused.
+    pub fn path<'a>(&'a self, received: &'a str) -> Option<&'a str> {
+        match self {
+            Target::Canonical => Some(received),
+            Target::Rewritten(path) => Some(path),
+            Target::Refused(_) => None,
+        }
+    }
+}
+
+/// Reads the request path as the routes will see it ([`crate::path`]); an already canonical
+/// path costs no allocation.
+pub fn read_target(path: &str) -> Target {
+    match crate::path::canonicalize(path) {
+        Ok(Cow::Borrowed(_)) => Target::Canonical,
+        Ok(Cow::Owned(canonical)) => Target::Rewritten(canonical),
+        Err(err) => Target::Refused(ApiError::new(ErrorKind::InvalidPath, err.to_string())),
+    }
+}
+
+impl Observer {
+    /// The first half of the observation, before any route sees the request: the path made
+    /// canonical (as `target`, from [`read_target`], says), the limits checked, what the log
+    /// and the metrics need read.
+    pub fn start<B>(&self, request: &mut Request<B>, target: Target) -> Observation<'_> {
+        let started = Instant::now();
+        let grpc = jwtkit_verify::grpc::is_grpc(request.headers());
+        let method = request.method().clone();
+        let received = request.uri().path_and_query().cloned();
+        // A path refused as unreadable is below no route.
+        let (refusal, prefix) = match canonical_target(request, target) {
+            Err(refusal) => (Some(refusal), None),
+            Ok(()) => (
+                self.over_limits(request),
+                self.routes.label(request.uri().path()),
+            ),
+        };
+        Observation {
+            started,
+            grpc,
+            method,
+            received,
+            prefix,
+            refusal,
+        }
+    }
+
+    /// The second half: logs and counts the request with its `response`, labelled `matched`
+    /// (a fixed route's pattern) or else by its prefix or else `unmatched`, and returns the
+    /// response, an error of the proxy's own in gRPC form to a gRPC call.
+    pub fn finish(
+        &self,
+        observation: Observation<'_>,
+        matched: Option<&str>,
+        response: Response,
+    ) -> Response {
+        let route = matched.or(observation.prefix).unwrap_or(UNMATCHED);
+        let status = response.status();
+        self.metrics.request(route, status.as_u16());
+        let kind = response.extensions().get::<ErrorKind>().copied();
+        if kind == Some(ErrorKind::InsufficientScope) {
+            self.metrics.authz_denial(route);
+        }
+        let code = kind.map(ErrorKind::code);
+        if let Some(code) = code.filter(|_| {
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::SERVICE_UNAVAILABLE
+        }) {
+            self.metrics.auth_failure(code);
+        }
+        let Observation {
+            method,
+            received,
+            started,
+            grpc,
+            ..
+        } = observation;
+        let path = received.as_ref().map_or("", PathAndQuery::path);
+        tracing::info!(%method, path = %path, route = %route, status = status.as_u16(), error = code.unwrap_or("-"), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+        // Counted and logged above with the HTTP status of the error (401, 502, ...), so
+        // alerts see gRPC refusals as they see the others; the caller gets the gRPC form.
+        crate::error::in_grpc_form(response, grpc)
+    }
+}
+
 /// Makes the request path canonical (400 `invalid_path` for a spelling upstreams read
 /// differently, see [`crate::path`]), refuses requests over the header and declared body
 /// limits, then logs and counts every request. The path is logged as it was received, never
@@ -88,53 +206,27 @@ impl Observer {
 /// canonical path falls under, else `unmatched`. Labels stay bounded: never a raw path.
 pub async fn limit_and_observe(
     State(observer): State<Arc<Observer>>,
-    mut request: Request,
+    mut request: axum::extract::Request,
     next: Next,
 ) -> Response {
-    let started = Instant::now();
-    let grpc = jwtkit_verify::grpc::is_grpc(request.headers());
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    // A path refused as unreadable is below no route.
-    let (refusal, prefix) = match canonical_target(&mut request) {
-        Err(refusal) => (Some(refusal), None),
-        Ok(()) => (
-            observer.over_limits(&request),
-            observer.routes.label(request.uri().path()),
-        ),
-    };
-    let response = match refusal {
+    let target = read_target(request.uri().path());
+    let mut observation = observer.start(&mut request, target);
+    let response = match observation.take_refusal() {
         Some(refusal) => refusal.into_response(),
         None => next.run(request).await,
     };
-    let route = response
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str)
-        .or(prefix)
-        .unwrap_or(UNMATCHED);
-    let status = response.status();
-    observer.metrics.request(route, status.as_u16());
-    let kind = response.extensions().get::<ErrorKind>().copied();
-    if kind == Some(ErrorKind::InsufficientScope) {
-        observer.metrics.authz_denial(route);
-    }
-    let code = kind.map(ErrorKind::code);
-    if let Some(code) = code
-        .filter(|_| status == StatusCode::UNAUTHORIZED || status == StatusCode::SERVICE_UNAVAILABLE)
-    {
-        observer.metrics.auth_failure(code);
-    }
-    tracing::info!(%method, path = %path, route = %route, status = status.as_u16(), error = code.unwrap_or("-"), elapsed_ms = started.elapsed().as_millis() as u64, "request");
-    // Counted and logged above with the HTTP status of the error (401, 502, ...), so alerts
-    // see gRPC refusals as they see the others; the caller gets the gRPC form.
-    crate::error::in_grpc_form(response, grpc)
+    let matched = response.extensions().get::<MatchedPath>().cloned();
+    observer.finish(
+        observation,
+        matched.as_ref().map(MatchedPath::as_str),
+        response,
+    )
 }
 
 /// A route layer on the fixed routes: puts the route pattern axum matched on the response,
 /// where [`limit_and_observe`], outside the router, finds it. Prefix routes need no such copy
 /// (their label comes from the route table), so the forwarding path does not pay for it.
-pub async fn matched_route(request: Request, next: Next) -> Response {
+pub async fn matched_route(request: axum::extract::Request, next: Next) -> Response {
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let mut response = next.run(request).await;
     if let Some(matched) = matched {
@@ -143,15 +235,13 @@ pub async fn matched_route(request: Request, next: Next) -> Response {
     response
 }
 
-/// Replaces the request's path by its canonical form (the query stays as it came); an
-/// already canonical path is left alone, without allocating.
-fn canonical_target(request: &mut Request) -> Result<(), ApiError> {
-    let canonical = match crate::path::canonicalize(request.uri().path()) {
-        Ok(Cow::Borrowed(_)) => return Ok(()),
-        Ok(Cow::Owned(canonical)) => canonical,
-        Err(err) => {
-            return Err(ApiError::new(ErrorKind::InvalidPath, err.to_string()));
-        }
+/// Replaces the request's path by its canonical form `target` (the query stays as it came);
+/// an already canonical path is left alone, without allocating.
+fn canonical_target<B>(request: &mut Request<B>, target: Target) -> Result<(), ApiError> {
+    let canonical = match target {
+        Target::Canonical => return Ok(()),
+        Target::Rewritten(canonical) => canonical,
+        Target::Refused(err) => return Err(err),
     };
     let mut target = canonical;
     if let Some(query) = request.uri().query() {

@@ -166,7 +166,7 @@ impl Reloader {
         if let (Some(resolver), Some(certificate)) = (&self.tls, certificate) {
             resolver.set(certificate);
         }
-        self.router.store(Arc::new(app.router));
+        self.router.store(Arc::new(app.front));
         self.metrics.set_issuers(app.registry);
         self.serving = config;
         Ok(())

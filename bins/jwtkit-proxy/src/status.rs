@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use crate::front::FixedRoutes;
 use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -45,11 +45,11 @@ pub fn router<S>(
     registry: Arc<Registry>,
     upstreams: Vec<Arc<Upstream>>,
     metrics: Arc<Metrics>,
-) -> Router<S>
+) -> FixedRoutes<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    Router::new()
+    FixedRoutes::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(render))

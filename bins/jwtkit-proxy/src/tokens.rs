@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::front::FixedRoutes;
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
@@ -167,11 +167,11 @@ fn reply(result: Result<(String, i64), ApiError>) -> Response {
 }
 
 /// `POST /token/centrifugo` and `POST /token/centrifugo/subscription`.
-pub fn router<S>(tokens: Arc<CentrifugoTokens>) -> Router<S>
+pub fn router<S>(tokens: Arc<CentrifugoTokens>) -> FixedRoutes<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    Router::new()
+    FixedRoutes::new()
         .route("/token/centrifugo", post(connection))
         .route("/token/centrifugo/subscription", post(subscription))
         .with_state(tokens)

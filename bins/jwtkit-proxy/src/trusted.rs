@@ -31,10 +31,10 @@ impl TrustedProxies {
     }
 }
 
-/// The scheme the request reached the proxy with: `https` on the TLS listener, else `http`. It
-/// is the `X-Forwarded-Proto` sent upstream unless a trusted peer sent its own.
-pub fn own_proto(extensions: &axum::http::Extensions) -> HeaderValue {
-    if extensions.get::<crate::server::Secure>().is_some() {
+/// The scheme the request reached the proxy with: `https` on the TLS listener (`secure`), else
+/// `http`. It is the `X-Forwarded-Proto` sent upstream unless a trusted peer sent its own.
+pub fn own_proto(secure: bool) -> HeaderValue {
+    if secure {
         HeaderValue::from_static("https")
     } else {
         HeaderValue::from_static("http")

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::Router;
+use crate::front::FixedRoutes;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, Path, Request, State};
@@ -22,8 +22,8 @@ use crate::error::{ApiError, ErrorKind};
 type Facade = State<Arc<CamundaFacade>>;
 
 /// The facade's routes, with the facade as their state.
-pub fn router<S: Clone + Send + Sync + 'static>(facade: Arc<CamundaFacade>) -> Router<S> {
-    Router::new()
+pub fn router<S: Clone + Send + Sync + 'static>(facade: Arc<CamundaFacade>) -> FixedRoutes<S> {
+    FixedRoutes::new()
         .route("/api/processes", get_only(list_processes))
         .route("/api/processes/{key}", get_only(get_process))
         .route("/api/processes/{key}/form", get_only(start_form))

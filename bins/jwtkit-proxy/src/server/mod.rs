@@ -3,10 +3,11 @@
 //! and graceful shutdown: after the signal nothing new is accepted and requests in flight
 //! finish.
 //!
-//! Each request is answered by the router current when it arrives, loaded from a
+//! Each request is answered by the [`Front`] current when it arrives, loaded from a
 //! [`SharedRouter`] (a reload stores a new one; a request already running keeps the one it
-//! started with). The router sees the peer as `ConnectInfo<SocketAddr>`, and a request that
-//! came over TLS carries the [`Secure`] extension.
+//! started with). It gets the peer's address and whether the connection is TLS; a request
+//! that goes through the axum router sees them as `ConnectInfo<SocketAddr>` and the
+//! [`Secure`] extension.
 //!
 //! - [`tls`]: the certificate, its loading and the rustls acceptor.
 
@@ -19,19 +20,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::Router;
-use axum::extract::ConnectInfo;
-use axum::routing::future::RouteFuture;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
-use tower::Service;
 
-/// The router that answers new requests; a reload replaces it with [`ArcSwap::store`].
-pub type SharedRouter = Arc<ArcSwap<Router>>;
+use crate::front::{Front, ResponseFuture};
+
+/// What answers new requests; a reload replaces it with [`ArcSwap::store`].
+pub type SharedRouter = Arc<ArcSwap<Front>>;
 
 /// Request extension: the request came over a TLS connection of the listener.
 #[derive(Clone, Copy, Debug)]
@@ -155,8 +154,8 @@ async fn accept_failed(err: std::io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
-/// The hyper service of one connection: each request gets the peer address (and [`Secure`]
-/// over TLS) and goes to the router current at its arrival.
+/// The hyper service of one connection: each request goes, with the peer address and whether
+/// the connection is TLS, to the [`Front`] current at its arrival.
 #[derive(Clone)]
 struct PerConnection {
     router: SharedRouter,
@@ -167,16 +166,12 @@ struct PerConnection {
 impl hyper::service::Service<hyper::Request<Incoming>> for PerConnection {
     type Response = axum::response::Response;
     type Error = Infallible;
-    type Future = RouteFuture<Infallible>;
+    type Future = ResponseFuture;
 
-    fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
-        let extensions = request.extensions_mut();
-        extensions.insert(ConnectInfo(self.peer));
-        if self.secure {
-            extensions.insert(Secure);
-        }
+    fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         // One atomic load and one reference count: no lock, no allocation.
-        let mut router = Router::clone(&self.router.load());
-        router.call(request)
+        self.router
+            .load_full()
+            .call(request, self.peer, self.secure)
     }
 }
