@@ -100,7 +100,11 @@ VIA_C=http://127.0.0.1:$PORT_C
 VIA_H=http://127.0.0.1:$HAPROXY_PORT
 "$JWTKIT" keygen --alg RS256 --out "$WORK/other-keys" >/dev/null
 FOREIGN=$("$JWTKIT" mint --key "$WORK/other-keys/private.pem" --kid "$KID" --iss "$ISS" --aud "$AUD" --expires-in 2h --sub bench-user)
-TAMPERED=${TOKEN%?}$([ "${TOKEN: -1}" = A ] && echo B || echo A)
+# One character inside the signature changed: the last one of an RS256-2048 signature carries
+# only 2 bits (4 unused), and HAProxy's base64url decoding ignores unused bits, so changing the
+# last character can leave the signature the same for it.
+SIG_AT=$((${#TOKEN} - 20))
+TAMPERED=${TOKEN:0:SIG_AT}$([ "${TOKEN:SIG_AT:1}" = A ] && echo B || echo A)${TOKEN:SIG_AT+1}
 check_eq "HAProxy with the RS256 token" "ok" "$(curl -fsS -H "Authorization: Bearer $TOKEN" "$VIA_H/bench")"
 check_eq "HAProxy with a pool token" "ok" "$(curl -fsS -H "Authorization: Bearer $(tail -1 "$WORK/tokens.txt")" "$VIA_H/bench")"
 check_eq "HAProxy without token" "401" "$(curl -s -o /dev/null -w '%{http_code}' "$VIA_H/bench")"

@@ -10,12 +10,13 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Version, header};
 use axum::response::{IntoResponse, Response};
+use http_body::Body as _;
 use http_body_util::BodyExt;
 use jwtkit_verify::{Registry, extract};
-use tower_http::timeout::TimeoutBody;
 
 use crate::auth::{Access, Caller};
 use crate::error::{ApiError, ErrorKind};
+use crate::idle::IdleTimeout;
 use crate::metrics::Metrics;
 use crate::routes::{Prefix, RouteTable};
 use crate::trusted::{self, TrustedProxies};
@@ -453,12 +454,19 @@ async fn forward(
     // the caller's, not the upstream's: a body that grows past the limit (no Content-Length to
     // refuse it up front) is 413, one that ends early is 400, never a 502 that would page an
     // operator about the upstream.
-    let body_failure = Arc::new(BodyFailure::default());
-    let seen = body_failure.clone();
-    let body = body.map_err(move |err| {
-        seen.record(&err);
-        err
-    });
+    // A body that has already ended (a GET, or a declared length of 0) cannot fail: it goes as
+    // an empty body, without the watch and its allocations.
+    let (body, body_failure) = if body.is_end_stream() {
+        (Body::empty(), None)
+    } else {
+        let failure = Arc::new(BodyFailure::default());
+        let seen = failure.clone();
+        let body = body.map_err(move |err| {
+            seen.record(&err);
+            err
+        });
+        (Body::new(body), Some(failure))
+    };
     let sent = route
         .upstream
         .send(
@@ -466,13 +474,13 @@ async fn forward(
             parts.method,
             (path, query.as_deref()),
             headers,
-            Body::new(body),
+            body,
         )
         .await;
     let response = match sent {
         Err(upstream_error) => {
             return Err(body_failure
-                .error(forwarder.max_body_bytes)
+                .and_then(|failure| failure.error(forwarder.max_body_bytes))
                 .unwrap_or(upstream_error));
         }
         Ok(response) => response,
@@ -496,7 +504,7 @@ async fn forward(
     remove_hop_by_hop(&mut headers);
     // Streamed as it comes, trailers included (gRPC's `grpc-status`). A stalled upstream body
     // ends the response after the upstream's timeout of silence.
-    let mut response = Response::new(Body::new(TimeoutBody::new(route.upstream.timeout(), body)));
+    let mut response = Response::new(Body::new(IdleTimeout::new(body, route.upstream.timeout())));
     *response.status_mut() = parts.status;
     *response.headers_mut() = headers;
     Ok(response)

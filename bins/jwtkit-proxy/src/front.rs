@@ -23,6 +23,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
+use http_body::Body as _;
 use hyper::body::Incoming;
 use tower::Service;
 
@@ -115,8 +116,13 @@ impl Direct {
             Some(refusal) => refusal.into_response(),
             None => match body_limit(&request, self.max_body_bytes) {
                 Some(limit) => {
-                    let request =
-                        request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
+                    let request = request.map(|body| {
+                        if body.is_end_stream() {
+                            Body::empty()
+                        } else {
+                            Body::new(http_body_util::Limited::new(body, limit))
+                        }
+                    });
                     self.forwarder.serve(request, peer).await
                 }
                 None => ApiError::body_too_large(self.max_body_bytes).into_response(),

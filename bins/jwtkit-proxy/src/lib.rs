@@ -13,6 +13,7 @@ pub mod dev;
 pub mod error;
 pub mod forward;
 pub mod front;
+pub mod idle;
 pub mod metrics;
 pub mod observe;
 pub mod path;

@@ -27,7 +27,13 @@ use http::{HeaderMap, HeaderValue, header};
 /// The token of an `Authorization: Bearer` header (scheme case-insensitive, RFC 6750 §2.1),
 /// without surrounding whitespace; `None` for another scheme or an empty token.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    // `HeaderValue::to_str`'s test, a word at a time instead of byte by byte: the bytes a
+    // header value may hold that are ASCII are the visible ones, space and tab.
+    if !value.is_ascii() {
+        return None;
+    }
+    let value = std::str::from_utf8(value).ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -179,6 +185,20 @@ mod tests {
         for other in ["Basic abc", "Bearer", "Bearer   ", "Bearerabc"] {
             h.insert(header::AUTHORIZATION, other.parse().unwrap());
             assert_eq!(bearer(&h), None, "{other}");
+        }
+        // Bytes a header value may hold but `to_str` refuses (obs-text, here UTF-8 too) are
+        // no token, as before; a trailing tab is trimmed like a space.
+        for value in [
+            "Bearer a\u{e9}b".as_bytes(),
+            b"Bearer a\xffb",
+            b"Bearer abc\t",
+        ] {
+            h.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_bytes(value).unwrap(),
+            );
+            let expected = h[header::AUTHORIZATION].to_str().ok().map(|_| "abc");
+            assert_eq!(bearer(&h), expected, "{value:?}");
         }
     }
 
