@@ -56,8 +56,8 @@ pub struct Access {
 /// An authenticated caller.
 #[derive(Clone)]
 pub struct Caller {
-    /// The validated token.
-    pub token: Validated,
+    /// The validated token (shared with the verified-token cache).
+    pub token: Arc<Validated>,
     /// The raw bearer token (for passthrough upstreams).
     pub raw: Arc<str>,
 }
@@ -150,7 +150,7 @@ impl Access {
             .find_token(headers, uri)
             .ok_or_else(ApiError::missing_token)?;
         let token = registry
-            .validate(&raw)
+            .validate_shared(&raw)
             .await
             .map_err(|err| ApiError::token(&err))?;
         let caller = Caller {

@@ -86,7 +86,10 @@ mod tests {
     async fn frames_pass_and_a_silent_source_fails_after_the_timeout() {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Silent>>(1);
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-        let mut body = IdleTimeout::new(StreamBody::new(stream), Duration::from_secs(5));
+        let mut body = std::pin::pin!(IdleTimeout::new(
+            StreamBody::new(stream),
+            Duration::from_secs(5)
+        ));
         tx.send(Ok(Frame::data(Bytes::from_static(b"a"))))
             .await
             .unwrap();
@@ -112,10 +115,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_end_passes_through() {
-        let mut body = IdleTimeout::new(
+        let mut body = std::pin::pin!(IdleTimeout::new(
             http_body_util::Full::new(Bytes::from_static(b"x")),
             Duration::from_secs(1),
-        );
+        ));
         assert_eq!(
             body.frame().await.unwrap().unwrap().into_data().unwrap(),
             "x"

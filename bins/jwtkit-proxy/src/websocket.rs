@@ -450,7 +450,7 @@ mod tests {
             issuer: None,
         };
         Caller {
-            token,
+            token: Arc::new(token),
             raw: Arc::from("not a token"),
         }
     }

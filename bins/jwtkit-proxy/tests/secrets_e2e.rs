@@ -643,7 +643,7 @@ async fn debug_output_of_an_authenticated_caller_holds_no_token() {
     let token = hs_token("alice", json!({"role": "ops"}));
     let validated = registry.validate(&token).await.expect("valid");
     let caller = jwtkit_proxy::auth::Caller {
-        token: validated,
+        token: std::sync::Arc::new(validated),
         raw: token.as_str().into(),
     };
     let shown = format!("{caller:?} {caller:#?}");

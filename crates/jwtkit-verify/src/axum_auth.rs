@@ -390,7 +390,13 @@ where
             let grpc = grpc::is_grpc(request.headers());
             let hook = settings.on_rejection;
             let outcome = match settings.token(request.headers()) {
-                Some(token) => Some(settings.registry.validate_routed(token, now()).await),
+                Some(token) => Some(
+                    settings
+                        .registry
+                        .validate_routed(token, now())
+                        .await
+                        .map(Arc::unwrap_or_clone),
+                ),
                 None => None,
             };
             match outcome {

@@ -263,6 +263,16 @@ impl Registry {
     pub async fn validate_at(&self, token: &str, now: i64) -> Result<Validated, VerifyError> {
         self.validate_routed(token, now)
             .await
+            .map(Arc::unwrap_or_clone)
+            .map_err(|refused| refused.error)
+    }
+
+    /// [`Registry::validate`], the result shared with the verified-token cache: a cache hit
+    /// costs a reference count instead of a copy of the header. For callers that keep the
+    /// verdict for the request's lifetime (a proxy) and validate many times per token.
+    pub async fn validate_shared(&self, token: &str) -> Result<Arc<Validated>, VerifyError> {
+        self.validate_routed(token, now())
+            .await
             .map_err(|refused| refused.error)
     }
 
@@ -271,7 +281,7 @@ impl Registry {
         &self,
         token: &str,
         now: i64,
-    ) -> Result<Validated, Refused> {
+    ) -> Result<Arc<Validated>, Refused> {
         // A cache hit needs nothing but the lookup: the same bytes route to the same entry, so
         // only the entry's key version and the token's `exp` are checked again.
         if let Some(cache) = &self.cache
@@ -352,11 +362,11 @@ impl Registry {
             Some(ClaimValue::Number(exp)) => Some(exp),
             _ => None,
         };
-        let validated = Validated {
+        let validated = Arc::new(Validated {
             header: parsed.header,
             claims: Arc::new(Claims::from_validated_payload(parsed.payload)),
             issuer: Some(issuer.name.clone()),
-        };
+        });
         if let Some(cache) = &self.cache
             && let Some(exp) = exp
         {

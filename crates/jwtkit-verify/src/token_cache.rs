@@ -17,8 +17,8 @@ use crate::Validated;
 pub(crate) struct CachedToken {
     /// The registry entry that accepted the token.
     pub issuer: usize,
-    /// What a hit returns (claims shared, not copied).
-    pub validated: Validated,
+    /// What a hit returns, shared.
+    pub validated: Arc<Validated>,
     /// The token's `exp`; the entry is never used at or after it.
     pub exp: f64,
     /// The key-set version that verified the token.

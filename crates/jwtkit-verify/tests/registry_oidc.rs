@@ -237,6 +237,42 @@ async fn cached_verdicts_end_at_exp() {
     assert_eq!(code(&registry, &token).await, "expired");
 }
 
+#[tokio::test]
+async fn shared_verdicts_are_the_cached_ones_and_refusals_stay_refusals() {
+    let secret = Secret::generate(32).unwrap();
+    let key = || SigningKey::hmac(Algorithm::HS256, &secret).unwrap();
+    let cached = Registry::new(vec![api_issuer(&secret)])
+        .unwrap()
+        .with_token_cache(10);
+    let token = mint(key(), API_ISSUER);
+    let first = cached.validate_shared(&token).await.unwrap();
+    let hit = cached.validate_shared(&token).await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &hit),
+        "a hit shares the cached verdict"
+    );
+    assert_eq!(hit.issuer.as_deref(), Some("api"));
+    assert_eq!(hit.claims.get("sub"), Some(&serde_json::json!("svc")));
+    // The owned form is an equal copy, and the cache keeps serving the shared one.
+    let owned = cached.validate(&token).await.unwrap();
+    assert_eq!(owned.claims.get("sub"), hit.claims.get("sub"));
+    assert!(std::sync::Arc::ptr_eq(
+        &hit,
+        &cached.validate_shared(&token).await.unwrap()
+    ));
+    // Without a cache each call verifies anew; a refusal is the same error either way.
+    let uncached = Registry::new(vec![api_issuer(&secret)]).unwrap();
+    let a = uncached.validate_shared(&token).await.unwrap();
+    let b = uncached.validate_shared(&token).await.unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&a, &b));
+    let foreign = mint(key(), "https://elsewhere.example");
+    for registry in [&cached, &uncached] {
+        let err = registry.validate_shared(&foreign).await.unwrap_err();
+        assert_eq!(err.code(), code(registry, &foreign).await);
+        assert_ne!(err.code(), "ok");
+    }
+}
+
 #[test]
 fn configuration_mistakes_are_refused() {
     let secret = Secret::generate(32).unwrap();
