@@ -2,7 +2,8 @@
 # User-space instructions and heap allocations per proxied request, counted by callgrind: the
 # same numbers on every run of the same binaries, whatever else the machine does (wall-clock
 # figures on this shared 2-core machine move by 10-30%). Compares jwtkit-proxy (one reused RS256
-# token, a verified-token cache hit) with testing/bare-forwarder (the same HTTP stack, no auth).
+# token, a verified-token cache hit) with testing/bare-forwarder (the same HTTP stack, no auth),
+# plain and with --like-proxy (also the proxy's HTTP/1.1 + h2c listener and its head timer).
 #
 #   bash scripts/bench-proxy.sh                 # once first: writes keys, configuration, nginx.conf
 #   bash scripts/proxy-instructions.sh [N]      # N requests per process (default 2000), ~1 min
@@ -115,7 +116,7 @@ EOF
 }
 
 declare -A RESULT
-TARGETS=(proxy bare)
+TARGETS=(proxy bare like)
 if [ "$DISTINCT" = 1 ]; then
   TARGETS+=(distinct)
   [ -f "$WORK/proxy-nocache.toml" ] && [ -f "$WORK/tokens.txt" ] ||
@@ -132,6 +133,9 @@ for target in "${TARGETS[@]}"; do
     cmd=("$PROXY" --config "$WORK/proxy-nocache.toml")
     addr=$NOCACHE_ADDR
     TOKENS_FILE=$WORK/tokens.txt
+  elif [ "$target" = like ]; then
+    cmd=("$BARE" "$BARE_ADDR" "$UPSTREAM" --like-proxy)
+    addr=$BARE_ADDR
   else
     cmd=("$BARE" "$BARE_ADDR" "$UPSTREAM")
     addr=$BARE_ADDR
@@ -148,9 +152,14 @@ done
   echo "|---|---:|---:|"
   echo "| jwtkit-proxy, reused RS256 token | ${RESULT[proxy.ins]} | ${RESULT[proxy.alloc]} |"
   echo "| bare hyper forwarder | ${RESULT[bare.ins]} | ${RESULT[bare.alloc]} |"
+  echo "| bare forwarder \`--like-proxy\` (HTTP/1.1 + h2c listener, head timer) | ${RESULT[like.ins]} | ${RESULT[like.alloc]} |"
   if [ "$DISTINCT" = 1 ]; then
     echo "| jwtkit-proxy, token cache off, a distinct RS256 token per request | ${RESULT[distinct.ins]} | ${RESULT[distinct.alloc]} |"
   fi
+  echo
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+  echo "jwtkit-proxy (cache hit) / bare forwarder: $(ratio "${RESULT[proxy.ins]}" "${RESULT[bare.ins]}");" \
+    "/ bare forwarder --like-proxy: $(ratio "${RESULT[proxy.ins]}" "${RESULT[like.ins]}")"
   echo
   echo "Profiles: $OUT/*.callgrind (callgrind_annotate --inclusive=yes FILE)."
 } | tee "$OUT/report.md"

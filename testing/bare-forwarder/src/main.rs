@@ -4,11 +4,19 @@
 //! request is what the proxy's stack costs before jwtkit does anything.
 //!
 //! ```sh
-//! cargo run --release -p bare-forwarder -- 127.0.0.1:9000 127.0.0.1:8080
+//! cargo run --release -p bare-forwarder -- 127.0.0.1:9000 127.0.0.1:8080 [--like-proxy]
 //! ```
 //! listens on the first address (loopback only) and forwards every request to the second.
+//!
+//! `--like-proxy` adds the two parts of the proxy's stack that every request pays for whatever
+//! the proxy does with it: the listener serves HTTP/1.1 and HTTP/2 (h2c) on the same port, with
+//! upgrades (hyper-util's `auto` builder, which reads each connection through a rewind buffer),
+//! and the wait for the upstream's answer head is bounded by a timer (`timeout_seconds`).
+//! `scripts/proxy-instructions.sh` counts both forms, so the cost of these features is told
+//! apart from the cost of jwtkit's own work.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -17,14 +25,24 @@ use hyper::{Request, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
+
+/// The proxy's default `timeout_seconds`.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bare_forwarder LISTEN_ADDR UPSTREAM_ADDR (both 127.0.0.1:PORT)";
+    let usage =
+        "usage: bare_forwarder LISTEN_ADDR UPSTREAM_ADDR [--like-proxy] (addresses 127.0.0.1:PORT)";
     let listen: SocketAddr = args.next().ok_or(usage)?.parse()?;
     let upstream: SocketAddr = args.next().ok_or(usage)?.parse()?;
+    let like_proxy = match args.next().as_deref() {
+        None => false,
+        Some("--like-proxy") => true,
+        Some(_) => return Err(usage.into()),
+    };
     if !listen.ip().is_loopback() {
         return Err("the yardstick listens on loopback only".into());
     }
@@ -38,27 +56,68 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
         let client = client.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |mut request: Request<Incoming>| {
+        let io = TokioIo::new(stream);
+        if like_proxy {
+            let service = service_fn(move |request: Request<Incoming>| {
                 let client = client.clone();
                 async move {
-                    let path = request
-                        .uri()
-                        .path_and_query()
-                        .map_or("/", |p| p.as_str())
-                        .to_owned();
-                    *request.uri_mut() = Uri::builder()
-                        .scheme("http")
-                        .authority(upstream.to_string())
-                        .path_and_query(path)
-                        .build()
-                        .expect("an address and a path make a URI");
-                    client.request(request).await
+                    let request = to_upstream(request, upstream);
+                    match tokio::time::timeout(HEAD_TIMEOUT, client.request(request)).await {
+                        Ok(Ok(response)) => Ok(response),
+                        Ok(Err(err)) => Err(Failed::Upstream(err)),
+                        Err(_) => Err(Failed::TimedOut),
+                    }
                 }
             });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+            let connection = auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(io, service)
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+        } else {
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let client = client.clone();
+                    async move { client.request(to_upstream(request, upstream)).await }
+                });
+                let _ = http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
     }
 }
+
+/// `request` aimed at `upstream`, with its path and query.
+fn to_upstream(mut request: Request<Incoming>, upstream: SocketAddr) -> Request<Incoming> {
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    *request.uri_mut() = Uri::builder()
+        .scheme("http")
+        .authority(upstream.to_string())
+        .path_and_query(path)
+        .build()
+        .expect("an address and a path make a URI");
+    request
+}
+
+/// Why a request got no upstream answer.
+#[derive(Debug)]
+enum Failed {
+    Upstream(hyper_util::client::legacy::Error),
+    /// The upstream's answer head did not come within [`HEAD_TIMEOUT`].
+    TimedOut,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Upstream(err) => write!(f, "upstream: {err}"),
+            Self::TimedOut => f.write_str("the upstream did not answer in time"),
+        }
+    }
+}
+
+impl std::error::Error for Failed {}
