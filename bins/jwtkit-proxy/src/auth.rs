@@ -149,10 +149,14 @@ impl Access {
         let raw = self
             .find_token(headers, uri)
             .ok_or_else(ApiError::missing_token)?;
-        let token = registry
-            .validate_shared(&raw)
-            .await
-            .map_err(|err| ApiError::token(&err))?;
+        let token = match registry.cached(&raw) {
+            Some(hit) => hit,
+            // Boxed: the validation's future holds a key-set fetch and is large; the common
+            // case, a cache hit, should not carry it in every request's future.
+            None => Box::pin(registry.validate_shared(&raw))
+                .await
+                .map_err(|err| ApiError::token(&err))?,
+        };
         let caller = Caller {
             token,
             raw: Arc::from(raw.as_ref()),

@@ -4,7 +4,7 @@
 //! The upstream's base URL is parsed once at start; a request only joins a path to it. No
 //! redirects are followed and no header is added beyond `Host` (`:authority` on HTTP/2).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
@@ -82,18 +82,24 @@ impl UpstreamClient {
         self.version == Version::HTTP_11
     }
 
-    /// Sends `request` and waits at most `timeout` for the answer's head.
+    /// Sends `request` and waits at most `timeout` from `started` for the answer's head
+    /// (`started` from the caller, who has read the clock already).
     pub async fn send(
         &self,
         mut request: Request<Body>,
+        started: Instant,
         timeout: Duration,
     ) -> Result<Response<Incoming>, SendError> {
         *request.version_mut() = self.version;
-        match tokio::time::timeout(timeout, self.inner.request(request)).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(err)) => Err(SendError::Transport(err)),
-            Err(_) => Err(SendError::Timeout),
-        }
+        let sent = self.inner.request(request);
+        let answered = match started.checked_add(timeout) {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), sent)
+                .await
+                .map_err(|_| SendError::Timeout)?,
+            // Beyond what the clock can hold: no deadline to wait for.
+            None => sent.await,
+        };
+        answered.map_err(SendError::Transport)
     }
 }
 

@@ -94,23 +94,44 @@ impl ProxyRoute {
     }
 }
 
-/// Where a request came from, as the listener saw it.
-#[derive(Clone, Copy, Debug, Default)]
+/// Where a request came from, as the listener saw it: one per connection, shared by its
+/// requests.
+#[derive(Clone, Debug, Default)]
 pub struct Peer {
-    /// The peer's address; unknown in in-process harnesses.
-    pub addr: Option<SocketAddr>,
-    /// The request came over the listener's TLS.
-    pub secure: bool,
+    addr: Option<SocketAddr>,
+    secure: bool,
+    /// The peer's IP address as a header value, written once per connection.
+    ip_value: Option<HeaderValue>,
 }
 
 impl Peer {
+    /// A peer at `addr` (unknown in in-process harnesses), over the listener's TLS when
+    /// `secure`.
+    pub fn new(addr: Option<SocketAddr>, secure: bool) -> Self {
+        Self {
+            addr,
+            secure,
+            ip_value: addr.map(|addr| ip_value(addr.ip())),
+        }
+    }
+
+    /// The peer's address, when known.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// True when the request came over the listener's TLS.
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
     /// What the listener put on a request that goes through axum: `ConnectInfo` and
     /// [`crate::server::Secure`].
     fn from_extensions(extensions: &axum::http::Extensions) -> Self {
-        Self {
-            addr: extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
-            secure: extensions.get::<crate::server::Secure>().is_some(),
-        }
+        Self::new(
+            extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
+            extensions.get::<crate::server::Secure>().is_some(),
+        )
     }
 }
 
@@ -427,13 +448,10 @@ async fn forward(
     }
     // Only a trusted peer's list is continued; anyone else's is replaced by the peer (and
     // removed when the peer is unknown, as in in-process harnesses).
-    let forwarded_for = peer.and_then(|ip| {
-        let value = match previous_for {
-            Some(previous) => HeaderValue::from_str(&format!("{previous}, {ip}")),
-            None => Ok(ip_value(ip)),
-        };
-        value.ok()
-    });
+    let forwarded_for = match (previous_for, peer) {
+        (Some(previous), Some(ip)) => HeaderValue::from_str(&format!("{previous}, {ip}")).ok(),
+        _ => from.ip_value,
+    };
     match forwarded_for {
         Some(value) => headers.insert(X_FORWARDED_FOR, value),
         None => headers.remove(X_FORWARDED_FOR),

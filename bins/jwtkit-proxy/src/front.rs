@@ -13,7 +13,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -67,13 +66,8 @@ impl Front {
         &self.router
     }
 
-    /// Answers `request` from `peer` (over TLS when `secure`).
-    pub fn call(
-        self: Arc<Self>,
-        mut request: Request<Incoming>,
-        peer: SocketAddr,
-        secure: bool,
-    ) -> ResponseFuture {
+    /// Answers `request` from `peer`.
+    pub fn call(self: Arc<Self>, mut request: Request<Incoming>, peer: Peer) -> ResponseFuture {
         if let Some(direct) = &self.direct {
             let target = read_target(request.uri().path());
             let fixed = target
@@ -82,17 +76,15 @@ impl Front {
             if !fixed {
                 return Box::pin(async move {
                     let direct = self.direct.as_ref().expect("checked above");
-                    let peer = Peer {
-                        addr: Some(peer),
-                        secure,
-                    };
                     Ok(direct.serve(request, target, peer).await)
                 });
             }
         }
         let extensions = request.extensions_mut();
-        extensions.insert(ConnectInfo(peer));
-        if secure {
+        if let Some(addr) = peer.addr() {
+            extensions.insert(ConnectInfo(addr));
+        }
+        if peer.secure() {
             extensions.insert(Secure);
         }
         let mut router = self.router.clone();

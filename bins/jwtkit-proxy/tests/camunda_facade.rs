@@ -104,6 +104,10 @@ fn issuer_toml(dir: &Path) -> String {
 /// The proxy in front of a fake engine; `facade: false` leaves `[camunda]` out and
 /// routes `/api` to the same engine as a prefix route instead.
 async fn harness(facade: bool) -> Harness {
+    harness_with_timeout(facade, 5).await
+}
+
+async fn harness_with_timeout(facade: bool, timeout_seconds: u64) -> Harness {
     let (addr, log) = fake_engine().await;
     let dir = tempfile::tempdir().unwrap();
     let password = dir.path().join("engine-pass");
@@ -114,7 +118,7 @@ async fn harness(facade: bool) -> Harness {
         "[[routes]]\nprefix = \"/api\"\nupstream = \"engine\"".to_owned()
     };
     let text = format!(
-        "{}[[upstreams]]\nname = \"engine\"\nurl = \"http://{addr}/engine-rest\"\ntimeout_seconds = 5\n\
+        "{}[[upstreams]]\nname = \"engine\"\nurl = \"http://{addr}/engine-rest\"\ntimeout_seconds = {timeout_seconds}\n\
          auth = {{ type = \"basic\", user = \"demo\", password = {{ file = {:?} }} }}\n{tail}\n",
         issuer_toml(dir.path()),
         password.display().to_string()
@@ -431,6 +435,15 @@ async fn without_a_facade_its_paths_belong_to_the_prefix_routes() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(h.last().method, Method::DELETE);
+}
+
+#[tokio::test]
+async fn an_upstream_timeout_beyond_the_clocks_range_waits_without_a_deadline() {
+    // u64::MAX seconds cannot be added to an Instant: the wait has no deadline, no panic.
+    let h = harness_with_timeout(false, u64::MAX).await;
+    let (status, body) = h.get("/api/processes").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["engine_path"], "/engine-rest/api/processes");
 }
 
 #[tokio::test]

@@ -276,25 +276,41 @@ impl Registry {
             .map_err(|refused| refused.error)
     }
 
+    /// The verdict the verified-token cache holds for `token`, if it still holds: what
+    /// [`Registry::validate_shared`] returns on a cache hit, without an `await`. `None` without a
+    /// cache, for a token not in it, or for an entry that no longer holds (the token expired,
+    /// the issuer's keys changed): then validate. For callers that keep the (large) validation
+    /// future off their common path.
+    pub fn cached(&self, token: &str) -> Option<Arc<Validated>> {
+        self.cached_at(token, now())
+    }
+
+    fn cached_at(&self, token: &str, now: i64) -> Option<Arc<Validated>> {
+        // A cache hit needs nothing but the lookup: the same bytes route to the same entry, so
+        // only the entry's key version and the token's `exp` are checked again.
+        let cache = self.cache.as_ref()?;
+        if token.len() > self.max_token_bytes {
+            return None;
+        }
+        let hit = cache.get(token)?;
+        cache
+            .still_valid(
+                token,
+                &hit,
+                self.issuers[hit.issuer].key_version_for_hit(),
+                now,
+            )
+            .then(|| hit.validated.clone())
+    }
+
     /// [`Registry::validate_at`], saying which entry refused the token when it got that far.
     pub(crate) async fn validate_routed(
         &self,
         token: &str,
         now: i64,
     ) -> Result<Arc<Validated>, Refused> {
-        // A cache hit needs nothing but the lookup: the same bytes route to the same entry, so
-        // only the entry's key version and the token's `exp` are checked again.
-        if let Some(cache) = &self.cache
-            && token.len() <= self.max_token_bytes
-            && let Some(hit) = cache.get(token)
-            && cache.still_valid(
-                token,
-                &hit,
-                self.issuers[hit.issuer].key_version_for_hit(),
-                now,
-            )
-        {
-            return Ok(hit.validated.clone());
+        if let Some(hit) = self.cached_at(token, now) {
+            return Ok(hit);
         }
 
         let parsed = jws::parse(token, self.max_token_bytes)?;

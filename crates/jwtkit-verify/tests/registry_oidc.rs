@@ -245,7 +245,10 @@ async fn shared_verdicts_are_the_cached_ones_and_refusals_stay_refusals() {
         .unwrap()
         .with_token_cache(10);
     let token = mint(key(), API_ISSUER);
+    assert!(cached.cached(&token).is_none(), "nothing cached yet");
     let first = cached.validate_shared(&token).await.unwrap();
+    let without_await = cached.cached(&token).expect("cached once validated");
+    assert!(std::sync::Arc::ptr_eq(&first, &without_await));
     let hit = cached.validate_shared(&token).await.unwrap();
     assert!(
         std::sync::Arc::ptr_eq(&first, &hit),
@@ -265,6 +268,7 @@ async fn shared_verdicts_are_the_cached_ones_and_refusals_stay_refusals() {
     let a = uncached.validate_shared(&token).await.unwrap();
     let b = uncached.validate_shared(&token).await.unwrap();
     assert!(!std::sync::Arc::ptr_eq(&a, &b));
+    assert!(uncached.cached(&token).is_none());
     let foreign = mint(key(), "https://elsewhere.example");
     for registry in [&cached, &uncached] {
         let err = registry.validate_shared(&foreign).await.unwrap_err();

@@ -27,6 +27,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use crate::forward::Peer;
 use crate::front::{Front, ResponseFuture};
 
 /// What answers new requests; a reload replaces it with [`ArcSwap::store`].
@@ -79,8 +80,7 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let service = PerConnection {
                 router: self.router.clone(),
-                peer,
-                secure: self.tls.is_some(),
+                peer: Peer::new(Some(peer), self.tls.is_some()),
             };
             match &self.tls {
                 None => {
@@ -100,7 +100,7 @@ impl Server {
                         builder: builder.clone(),
                         watcher: graceful.watcher(),
                     };
-                    tokio::spawn(connection.serve(stream, service));
+                    tokio::spawn(connection.serve(stream, peer, service));
                 }
             }
         }
@@ -117,8 +117,7 @@ struct TlsConnection {
 }
 
 impl TlsConnection {
-    async fn serve(self, stream: TcpStream, service: PerConnection) {
-        let peer = service.peer;
+    async fn serve(self, stream: TcpStream, peer: SocketAddr, service: PerConnection) {
         let stream =
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
                 Ok(Ok(stream)) => stream,
@@ -159,8 +158,7 @@ async fn accept_failed(err: std::io::Error) {
 #[derive(Clone)]
 struct PerConnection {
     router: SharedRouter,
-    peer: SocketAddr,
-    secure: bool,
+    peer: Peer,
 }
 
 impl hyper::service::Service<hyper::Request<Incoming>> for PerConnection {
@@ -170,8 +168,6 @@ impl hyper::service::Service<hyper::Request<Incoming>> for PerConnection {
 
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         // One atomic load and one reference count: no lock, no allocation.
-        self.router
-            .load_full()
-            .call(request, self.peer, self.secure)
+        self.router.load_full().call(request, self.peer.clone())
     }
 }

@@ -109,7 +109,10 @@ impl Upstream {
         let Ok(request) = Request::get(uri).body(Body::empty()) else {
             return false;
         };
-        self.client.send(request, timeout).await.is_ok()
+        self.client
+            .send(request, Instant::now(), timeout)
+            .await
+            .is_ok()
     }
 
     /// 504 for this upstream not answering in time.
@@ -183,7 +186,7 @@ impl Upstream {
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
         let started = Instant::now();
-        let result = self.client.send(request, self.timeout).await;
+        let result = self.client.send(request, started, self.timeout).await;
         self.metrics.observe_upstream(&self.name, started.elapsed());
         let response = match result {
             Ok(response) => response,
