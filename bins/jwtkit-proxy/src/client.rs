@@ -204,11 +204,12 @@ impl BaseUrl {
         for piece in pieces {
             full.push_str(piece);
         }
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(PathAndQuery::try_from(full)?)
-            .build()
+        // Parts filled in place: the builder moves them through a `Result` at every step.
+        let mut parts = axum::http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(PathAndQuery::try_from(full)?);
+        Ok(Uri::from_parts(parts)?)
     }
 }
 
