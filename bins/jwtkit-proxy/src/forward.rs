@@ -240,9 +240,10 @@ fn alike(name: &str, folded: &str) -> bool {
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus those the
 /// proxy always sets itself; `Connection` first ([`remove_hop_by_hop`] relies on it).
-/// Pre-built names: removing by `&str` would parse each name again on every request.
+/// Pre-built names: removing by `&str` would parse each name again on every request. A
+/// `static`, not a `const`: each use of a `const` array builds and drops the nine names.
 const HOPS: usize = 9;
-const HOP_BY_HOP: [HeaderName; HOPS] = [
+static HOP_BY_HOP: [HeaderName; HOPS] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
@@ -451,7 +452,7 @@ async fn forward(
         headers.insert(header::TE, TE_TRAILERS);
     }
     remove_inbound_identity(&mut headers, &route.inbound, route.access.cookie_names());
-    headers.remove(header::HOST);
+    // `Host` is the upstream's: [`Upstream::send`] replaces or removes it.
     if upgrade.is_some() {
         websocket::upgrade_request_headers(&mut headers);
     }

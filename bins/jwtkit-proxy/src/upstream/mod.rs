@@ -175,11 +175,12 @@ impl Upstream {
             .join_parts(target.0, target.1)
             .map_err(|_| ApiError::bad_request("the request path cannot be forwarded"))?;
         if self.client.is_http1() {
-            // What hyper-util adds when there is no `Host`, without its per-request formatting
-            // and port parsing.
-            headers
-                .entry(header::HOST)
-                .or_insert_with(|| self.base.host().clone());
+            // The upstream's own `Host` (never the caller's), as hyper-util would write it
+            // without one, but built once instead of formatted per request.
+            headers.insert(header::HOST, self.base.host().clone());
+        } else {
+            // HTTP/2 names the authority in `:authority`, from the URI.
+            headers.remove(header::HOST);
         }
         let mut request = Request::new(body);
         *request.method_mut() = method;
