@@ -28,17 +28,20 @@ use http::{HeaderMap, HeaderValue, header};
 /// without surrounding whitespace; `None` for another scheme or an empty token.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.as_bytes();
-    // `HeaderValue::to_str`'s test, a word at a time instead of byte by byte: the bytes a
-    // header value may hold that are ASCII are the visible ones, space and tab.
-    if !value.is_ascii() {
+    // `HeaderValue::to_str`'s test (the ASCII bytes a header value may hold are the visible
+    // ones, space and tab), as one OR over all bytes, which compiles to vector instructions: a
+    // token is hundreds of bytes, and this runs on every request.
+    if value.iter().fold(0, |seen, byte| seen | byte) >= 0x80 {
         return None;
     }
-    // SAFETY: every byte is ASCII (checked just above), and ASCII is UTF-8. A second,
-    // checked pass over a token of hundreds of bytes cost more than the rest of this function.
-    let value = unsafe { std::str::from_utf8_unchecked(value) };
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    let space = value.iter().position(|&byte| byte == b' ')?;
+    let (scheme, token) = (&value[..space], value[space + 1..].trim_ascii());
+    if !scheme.eq_ignore_ascii_case(b"bearer") || token.is_empty() {
+        return None;
+    }
+    // SAFETY: every byte is ASCII (checked above), and ASCII is UTF-8. A checked conversion
+    // would be a second pass over the token.
+    Some(unsafe { std::str::from_utf8_unchecked(token) })
 }
 
 /// The value of the first cookie called `name` (exact, case-sensitive name) that has a
