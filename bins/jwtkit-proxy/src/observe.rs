@@ -81,16 +81,22 @@ impl Observer {
 /// A request being observed: what [`Observer::start`] read before the request went on, for
 /// [`Observer::finish`] once its response is there.
 pub struct Observation<'a> {
-    started: Instant,
+    /// What the access log line needs, read only when that line is on.
+    log: Option<LogLine>,
     grpc: bool,
-    method: Method,
-    /// The target as received: the log shows its path, never the query. (A clone shares the
-    /// request's bytes: no allocation.)
-    received: Option<PathAndQuery>,
     /// The prefix of the route table the canonical path falls under.
     prefix: Option<&'a str>,
     /// Why the request is answered before any route sees it, if it is.
     refusal: Option<ApiError>,
+}
+
+/// What the access log shows of a request besides its answer.
+struct LogLine {
+    started: Instant,
+    method: Method,
+    /// The target as received: the log shows its path, never the query. (A clone shares the
+    /// request's bytes: no allocation.)
+    received: Option<PathAndQuery>,
 }
 
 impl Observation<'_> {
@@ -137,10 +143,13 @@ impl Observer {
     /// canonical (as `target`, from [`read_target`], says), the limits checked, what the log
     /// and the metrics need read.
     pub fn start<B>(&self, request: &mut Request<B>, target: Target) -> Observation<'_> {
-        let started = Instant::now();
+        // Read for the access log only, and not at all when it is off (no clock read).
+        let log = tracing::enabled!(tracing::Level::INFO).then(|| LogLine {
+            started: Instant::now(),
+            method: request.method().clone(),
+            received: request.uri().path_and_query().cloned(),
+        });
         let grpc = jwtkit_verify::grpc::is_grpc(request.headers());
-        let method = request.method().clone();
-        let received = request.uri().path_and_query().cloned();
         // A path refused as unreadable is below no route.
         let (refusal, prefix) = match canonical_target(request, target) {
             Err(refusal) => (Some(refusal), None),
@@ -150,10 +159,8 @@ impl Observer {
             ),
         };
         Observation {
-            started,
+            log,
             grpc,
-            method,
-            received,
             prefix,
             refusal,
         }
@@ -181,15 +188,16 @@ impl Observer {
         }) {
             self.metrics.auth_failure(code);
         }
-        let Observation {
+        if let Some(LogLine {
+            started,
             method,
             received,
-            started,
-            grpc,
-            ..
-        } = observation;
-        let path = received.as_ref().map_or("", PathAndQuery::path);
-        tracing::info!(%method, path = %path, route = %route, status = status.as_u16(), error = code.unwrap_or("-"), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+        }) = observation.log
+        {
+            let path = received.as_ref().map_or("", PathAndQuery::path);
+            tracing::info!(%method, path = %path, route = %route, status = status.as_u16(), error = code.unwrap_or("-"), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+        }
+        let grpc = observation.grpc;
         // Counted and logged above with the HTTP status of the error (401, 502, ...), so
         // alerts see gRPC refusals as they see the others; the caller gets the gRPC form.
         crate::error::in_grpc_form(response, grpc)

@@ -104,6 +104,8 @@ pub fn is_upgrade<B>(request: &axum::http::Request<B>) -> bool {
     };
     request.method() == Method::GET
         && request.version() == Version::HTTP_11
+        // Nearly no request has one: a single lookup answers most.
+        && request.headers().contains_key(header::UPGRADE)
         && names(header::CONNECTION, "upgrade")
         && names(header::UPGRADE, "websocket")
 }
