@@ -145,9 +145,21 @@ pub async fn proxy(State(forwarder): State<Arc<Forwarder>>, request: Request) ->
 impl Forwarder {
     /// Answers a prefix route's request from `peer` (the listener's direct path calls this,
     /// axum's fallback through [`proxy`]).
-    pub async fn serve(&self, mut request: Request, peer: Peer) -> Response {
+    pub async fn serve(&self, request: Request, peer: Peer) -> Response {
+        let found = self.routes.find(request.uri().path());
+        self.serve_route(request, peer, found).await
+    }
+
+    /// [`Forwarder::serve`] with the route already found in this forwarder's table (by the
+    /// observation, which looks it up for its label).
+    pub async fn serve_route(
+        &self,
+        mut request: Request,
+        peer: Peer,
+        found: Option<(&Prefix, &ProxyRoute)>,
+    ) -> Response {
         let forwarder = self;
-        let Some((prefix, route)) = forwarder.routes.find(request.uri().path()) else {
+        let Some((prefix, route)) = found else {
             return ApiError::not_found(format!("no route for {}", request.uri().path()))
                 .into_response();
         };
@@ -285,6 +297,13 @@ fn header_items(
 /// removed: each `remove` hashes its name, and most messages carry one of them
 /// (`Connection: keep-alive`) or none.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    strip_hop_by_hop(headers);
+}
+
+/// [`remove_hop_by_hop`], saying whether a `TE` header asked for trailers (read in the same
+/// pass).
+fn strip_hop_by_hop(headers: &mut HeaderMap) -> bool {
+    let mut te_trailers = false;
     let mut present = [false; HOPS];
     let mut any = false;
     // Whether `Connection` names anything beyond HOP_BY_HOP (`Connection: keep-alive` does not).
@@ -295,10 +314,15 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
             any = true;
             // HOP_BY_HOP[0] is `Connection`.
             names_others |= i == 0 && !names_only_hop_by_hop(value.as_bytes());
+            te_trailers |= *name == header::TE
+                && value
+                    .as_bytes()
+                    .split(|byte| *byte == b',')
+                    .any(|item| item.trim_ascii().eq_ignore_ascii_case(b"trailers"));
         }
     }
     if !any {
-        return;
+        return false;
     }
     if names_others {
         // Names already in HOP_BY_HOP are not parsed (and allocated) again.
@@ -319,6 +343,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
+    te_trailers
 }
 
 /// Where `name` is in HOP_BY_HOP. Each of those names starts with one of five letters, most
@@ -445,10 +470,7 @@ async fn forward(
     };
     // `TE` is hop-by-hop, but `TE: trailers` says the client reads trailers, and gRPC servers
     // refuse calls without it: that value alone goes on.
-    let te_trailers =
-        header_items(&headers, header::TE, ',').any(|item| item.eq_ignore_ascii_case("trailers"));
-    remove_hop_by_hop(&mut headers);
-    if te_trailers {
+    if strip_hop_by_hop(&mut headers) {
         headers.insert(header::TE, TE_TRAILERS);
     }
     remove_inbound_identity(&mut headers, &route.inbound, route.access.cookie_names());
@@ -731,6 +753,26 @@ mod tests {
         headers.insert(header::UPGRADE, "websocket".parse().unwrap());
         remove_hop_by_hop(&mut headers);
         assert_eq!(headers, untouched);
+    }
+
+    #[test]
+    fn te_asking_for_trailers_is_reported_and_removed_like_the_others() {
+        for (values, asked) in [
+            (&["trailers"][..], true),
+            (&["gzip, Trailers ;q=1"][..], false),
+            (&["gzip", " TRAILERS "][..], true),
+            (&["gzip"][..], false),
+            (&[][..], false),
+        ] {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(header::TE, HeaderValue::from_static(value));
+            }
+            headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+            assert_eq!(strip_hop_by_hop(&mut headers), asked, "{values:?}");
+            assert!(!headers.contains_key(header::TE));
+            assert!(headers.contains_key(header::ACCEPT));
+        }
     }
 
     #[test]

@@ -115,7 +115,9 @@ impl Direct {
                             Body::new(http_body_util::Limited::new(body, limit))
                         }
                     });
-                    self.forwarder.serve(request, peer).await
+                    self.forwarder
+                        .serve_route(request, peer, observation.route())
+                        .await
                 }
                 None => ApiError::body_too_large(self.max_body_bytes).into_response(),
             },

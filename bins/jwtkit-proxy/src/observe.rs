@@ -21,7 +21,7 @@ use crate::config::Limits;
 use crate::error::{ApiError, ErrorKind};
 use crate::forward::ProxyRoute;
 use crate::metrics::Metrics;
-use crate::routes::RouteTable;
+use crate::routes::{Prefix, RouteTable};
 
 /// The metrics label of a request that no route took (or that was refused before routing and
 /// is below no prefix): one label, never the raw path.
@@ -55,7 +55,7 @@ impl Observer {
     /// 431 when the request headers together exceed the limit; 413 (in the proxy's JSON error
     /// format, not the body-limit layer's plain text) when Content-Length exceeds the body
     /// limit.
-    fn over_limits<B>(&self, request: &Request<B>) -> Option<ApiError> {
+    fn over_limits<B: http_body::Body>(&self, request: &Request<B>) -> Option<ApiError> {
         let size: usize = request
             .headers()
             .iter()
@@ -67,9 +67,10 @@ impl Observer {
                 "the request headers are too large",
             ));
         }
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
+        // A body that has already ended is within any limit, whatever its header says.
+        let declared = (!request.body().is_end_stream())
+            .then(|| request.headers().get(header::CONTENT_LENGTH))
+            .flatten()
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         declared
@@ -84,8 +85,8 @@ pub struct Observation<'a> {
     /// What the access log line needs, read only when that line is on.
     log: Option<LogLine>,
     grpc: bool,
-    /// The prefix of the route table the canonical path falls under.
-    prefix: Option<&'a str>,
+    /// The prefix route the canonical path falls under.
+    route: Option<(&'a Prefix, &'a ProxyRoute)>,
     /// Why the request is answered before any route sees it, if it is.
     refusal: Option<ApiError>,
 }
@@ -99,7 +100,13 @@ struct LogLine {
     received: Option<PathAndQuery>,
 }
 
-impl Observation<'_> {
+impl<'a> Observation<'a> {
+    /// The prefix route the request falls under, found once for the metrics' label and the
+    /// forwarding.
+    pub fn route(&self) -> Option<(&'a Prefix, &'a ProxyRoute)> {
+        self.route
+    }
+
     /// The refusal of the request (unreadable path, over the limits), to answer instead of
     /// passing it on.
     pub fn take_refusal(&mut self) -> Option<ApiError> {
@@ -142,26 +149,32 @@ impl Observer {
     /// The first half of the observation, before any route sees the request: the path made
     /// canonical (as `target`, from [`read_target`], says), the limits checked, what the log
     /// and the metrics need read.
-    pub fn start<B>(&self, request: &mut Request<B>, target: Target) -> Observation<'_> {
+    pub fn start<B: http_body::Body>(
+        &self,
+        request: &mut Request<B>,
+        target: Target,
+    ) -> Observation<'_> {
         // Read for the access log only, and not at all when it is off (no clock read).
         let log = tracing::enabled!(tracing::Level::INFO).then(|| LogLine {
             started: Instant::now(),
             method: request.method().clone(),
             received: request.uri().path_and_query().cloned(),
         });
-        let grpc = jwtkit_verify::grpc::is_grpc(request.headers());
+        // gRPC calls are POSTs (its HTTP/2 protocol says so): other methods need no lookup.
+        let grpc =
+            request.method() == Method::POST && jwtkit_verify::grpc::is_grpc(request.headers());
         // A path refused as unreadable is below no route.
-        let (refusal, prefix) = match canonical_target(request, target) {
+        let (refusal, route) = match canonical_target(request, target) {
             Err(refusal) => (Some(refusal), None),
             Ok(()) => (
                 self.over_limits(request),
-                self.routes.label(request.uri().path()),
+                self.routes.find(request.uri().path()),
             ),
         };
         Observation {
             log,
             grpc,
-            prefix,
+            route,
             refusal,
         }
     }
@@ -175,7 +188,9 @@ impl Observer {
         matched: Option<&str>,
         response: Response,
     ) -> Response {
-        let route = matched.or(observation.prefix).unwrap_or(UNMATCHED);
+        let route = matched
+            .or(observation.route.map(|(prefix, _)| prefix.label()))
+            .unwrap_or(UNMATCHED);
         let status = response.status();
         self.metrics.request(route, status.as_u16());
         let kind = response.extensions().get::<ErrorKind>().copied();
