@@ -227,7 +227,9 @@ impl InboundHeaders {
 
     /// True when the inbound header `name` (lower case, as `HeaderMap` keeps names) is dropped.
     fn drops(&self, name: &str) -> bool {
-        if !name.contains('_') {
+        // A byte search: a `char` pattern goes through the generic searcher, slower on a
+        // short name.
+        if !name.as_bytes().contains(&b'_') {
             // The usual case: a plain comparison, nothing to fold.
             return self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
                 || self.identity.iter().any(|n| n == name);
