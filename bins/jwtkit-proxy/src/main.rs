@@ -11,8 +11,10 @@ async fn main() -> std::process::ExitCode {
                 println!("{line}");
                 std::process::ExitCode::SUCCESS
             }
-            Err(err) => {
-                eprintln!("error: {err}");
+            Err(problems) => {
+                for problem in problems {
+                    eprintln!("error: {problem}");
+                }
                 std::process::ExitCode::from(1)
             }
         };

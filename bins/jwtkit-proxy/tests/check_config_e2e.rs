@@ -104,6 +104,31 @@ fn problems_exit_1_naming_the_key() {
 }
 
 #[test]
+fn every_unreadable_source_is_listed_with_the_first_cross_check_problem() {
+    // Three problems at once: a secret variable not set, a key file that is not there, a
+    // route to an upstream nobody declared. Each is its own `error:` line naming its key.
+    let toml = format!(
+        "{HS_ISSUER_TOML}\n[[issuers]]\nname = \"k\"\niss = [\"urn:k\"]\npublic_key_file = \"/nonexistent/jwtkit/key.pem\"\n{UPSTREAM_AND_ROUTE}\n[[routes]]\nprefix = \"/other\"\nupstream = \"missing\"\n"
+    );
+    let (_, exit) = check(&toml, &[]);
+    assert_eq!(exit.code, Some(1), "{exit:?}");
+    for key in [
+        "issuers[0].secret",
+        "issuers[1].public_key_file",
+        "routes[1].upstream",
+    ] {
+        assert_refused(&exit, key);
+    }
+    let lines: Vec<&str> = exit
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", exit.stderr);
+    assert!(exit.stdout.is_empty(), "{}", exit.stdout);
+}
+
+#[test]
 fn an_unusable_secret_is_refused_without_being_echoed() {
     let short = "tiny-secret-XYZ";
     let exit = refused(
