@@ -57,17 +57,20 @@ pub fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, VerifyError> {
             max: max_len,
         });
     }
-    let mut segments = token.splitn(4, '.');
-    let (Some(header), Some(payload), Some(signature), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) else {
+    // Exactly two dots. memchr's vector search: a `char` split scans a token of hundreds of
+    // bytes a word at a time, three times.
+    let mut dots = memchr::memchr_iter(b'.', token.as_bytes());
+    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
         return Err(VerifyError::Malformed(
             "expected three dot-separated segments (a JWE or a bare JSON value is not a JWS)",
         ));
     };
+    // Both positions are of an ASCII byte: char boundaries.
+    let (header, payload, signature) = (
+        &token[..first],
+        &token[first + 1..second],
+        &token[second + 1..],
+    );
     let signing_len = header.len() + 1 + payload.len();
     // Headers are short: decoded on the stack unless unusually long.
     let mut buffer = [0u8; 256];
