@@ -294,10 +294,10 @@ fn header_items(
 
 /// Removes hop-by-hop headers, including any named by `Connection`.
 ///
-/// One pass over the headers finds which of [`HOP_BY_HOP`] are there (a standard name compares
-/// as a number, no hashing) and whether `Connection` names any other header; only those are
-/// removed: each `remove` hashes its name, and most messages carry one of them
-/// (`Connection: keep-alive`) or none.
+/// One pass over the headers finds which of [`HOP_BY_HOP`] are there (by one `match` on each
+/// name, no hashing) and whether `Connection` names any other header; only those are removed:
+/// each `remove` hashes its name, and most messages carry one of them (`Connection:
+/// keep-alive`) or none.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     strip_hop_by_hop(headers);
 }

@@ -19,14 +19,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{Request, header};
+use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use http_body::Body as _;
 use hyper::body::Incoming;
 use tower::Service;
 
-use crate::error::ApiError;
 use crate::forward::{Forwarder, Peer};
 use crate::observe::{Observer, read_target};
 use crate::server::Secure;
@@ -94,9 +93,9 @@ impl Front {
 
 impl Direct {
     /// A prefix-route request, observed as the router's middleware observes: refused when its
-    /// path or size is, else forwarded with its body limited as the router's body-limit layer
-    /// limits it (a body growing past the limit fails the upstream request, which
-    /// [`Forwarder::serve`] answers 413).
+    /// path or size is (a declared length over the limit among them), else forwarded with its
+    /// body limited to `max_body_bytes` (a body growing past it fails the upstream request,
+    /// which [`Forwarder::serve`] answers 413; hyper holds a body to its declared length).
     async fn serve(
         &self,
         mut request: Request<Incoming>,
@@ -106,38 +105,20 @@ impl Direct {
         let mut observation = self.observer.start(&mut request, target);
         let response = match observation.take_refusal() {
             Some(refusal) => refusal.into_response(),
-            None => match body_limit(&request, self.max_body_bytes) {
-                Some(limit) => {
-                    let request = request.map(|body| {
-                        if body.is_end_stream() {
-                            Body::empty()
-                        } else {
-                            Body::new(http_body_util::Limited::new(body, limit))
-                        }
-                    });
-                    self.forwarder
-                        .serve_route(request, peer, observation.route())
-                        .await
-                }
-                None => ApiError::body_too_large(self.max_body_bytes).into_response(),
-            },
+            None => {
+                let request = request.map(|body| {
+                    if body.is_end_stream() {
+                        Body::empty()
+                    } else {
+                        Body::new(http_body_util::Limited::new(body, self.max_body_bytes))
+                    }
+                });
+                self.forwarder
+                    .serve_route(request, peer, observation.route())
+                    .await
+            }
         };
         self.observer.finish(observation, None, response)
-    }
-}
-
-/// The body limit of a request as tower-http's `RequestBodyLimitLayer` sets it: the smaller of
-/// `max` and the declared length; `None` when the declared length is over `max` (the
-/// observation refuses those first).
-fn body_limit<B>(request: &Request<B>, max: usize) -> Option<usize> {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
-    match declared {
-        Some(len) if len > max => None,
-        Some(len) => Some(len.min(max)),
-        None => Some(max),
     }
 }
 
