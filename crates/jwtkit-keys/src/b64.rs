@@ -1,5 +1,8 @@
 //! Unpadded base64url (RFC 7515 §2), strict: no padding, no stray bits, no other alphabet.
 
+use std::borrow::Cow;
+use std::mem::MaybeUninit;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -27,7 +30,7 @@ impl std::fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// The decoded length of `text`, or `None` when no base64url text has that length.
-fn decoded_len(text: &str) -> Option<usize> {
+pub fn decoded_len(text: &str) -> Option<usize> {
     let tail = match text.len() % 4 {
         0 => 0,
         2 => 1,
@@ -53,6 +56,25 @@ pub fn decode_into<'b>(text: &str, buffer: &'b mut [u8]) -> Result<&'b [u8], Dec
         .ok_or(DecodeError)?;
     decode_exact(text.as_bytes(), out)?;
     Ok(out)
+}
+
+/// [`decode`] into the start of `buffer` when the decoded bytes fit, onto the heap when they do
+/// not: callers with a stack buffer sized for the usual input avoid an allocation without
+/// limiting the unusual. The buffer need not be initialised (nor zeroed per call).
+pub fn decode_buffered<'b>(
+    text: &str,
+    buffer: &'b mut [MaybeUninit<u8>],
+) -> Result<Cow<'b, [u8]>, DecodeError> {
+    match decoded_len(text) {
+        Some(len) if len <= buffer.len() => base64_simd::URL_SAFE_NO_PAD
+            .decode(
+                text.as_bytes(),
+                base64_simd::Out::from_uninit_slice(&mut buffer[..len]),
+            )
+            .map(|bytes| Cow::Borrowed(&*bytes))
+            .map_err(|_| DecodeError),
+        _ => decode(text).map(Cow::Owned),
+    }
 }
 
 /// Decodes `input` into `out`, whose length is `decoded_len(input)`. base64-simd picks the
@@ -83,6 +105,18 @@ mod tests {
         match &expected {
             Some(bytes) if bytes.len() > buffer.len() => assert_eq!(into, None, "{text:?}"),
             _ => assert_eq!(into, expected, "{text:?}"),
+        }
+        // Whether the result fits the buffer or not, the same bytes or the same refusal, and
+        // borrowed exactly when it fits.
+        let mut uninit = [MaybeUninit::uninit(); 64];
+        let buffered = decode_buffered(text, &mut uninit);
+        assert_eq!(buffered.as_deref().ok(), expected.as_deref(), "{text:?}");
+        if let Ok(bytes) = buffered {
+            assert_eq!(
+                matches!(bytes, Cow::Borrowed(_)),
+                bytes.len() <= 64,
+                "{text:?}"
+            );
         }
     }
 

@@ -3,11 +3,15 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::mem::MaybeUninit;
+use std::ops::Deref;
 
-use jwtkit_keys::{Algorithm, KeyError, b64};
+use jwtkit_keys::b64::{self, DecodeError};
+use jwtkit_keys::{Algorithm, KeyError};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 use crate::VerifyError;
 use crate::error::clip;
@@ -26,31 +30,61 @@ pub struct Header {
     pub typ: Option<String>,
 }
 
-/// A compact JWS split and decoded, not yet verified.
-pub struct Parsed<'t> {
+/// A compact JWS split and decoded, not yet verified. The payload is a `Vec<u8>` unless the
+/// caller decoded it elsewhere ([`parse_with`]).
+pub struct Parsed<'t, P = Vec<u8>> {
     /// The decoded header.
     pub header: Header,
     /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
     pub signing_input: &'t str,
     /// The decoded payload bytes.
-    pub payload: Vec<u8>,
+    pub payload: P,
     /// The decoded signature bytes.
-    pub signature: Vec<u8>,
+    pub signature: Signature,
 }
 
 // Only sizes: a parsed token must not end up whole in a log line.
-impl fmt::Debug for Parsed<'_> {
+impl<P: AsRef<[u8]>> fmt::Debug for Parsed<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Parsed")
             .field("header", &self.header)
-            .field("payload_len", &self.payload.len())
+            .field("payload_len", &self.payload.as_ref().len())
             .field("signature_len", &self.signature.len())
             .finish()
     }
 }
 
+/// A decoded signature, held inline up to an ES512 signature's 132 bytes (every HMAC, ECDSA and
+/// EdDSA signature) and on the heap beyond (RSA, whose verification dwarfs an allocation).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Signature(SmallVec<[u8; 132]>);
+
+impl Deref for Signature {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({} bytes)", self.0.len())
+    }
+}
+
 /// Splits and decodes a compact JWS without verifying it.
 pub fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, VerifyError> {
+    parse_with(token, max_len, b64::decode)
+}
+
+/// [`parse`] with the payload decoded by `decode_payload` (into the caller's buffer, say, with
+/// [`b64::decode_buffered`]); the same checks in the same order.
+pub fn parse_with<P>(
+    token: &str,
+    max_len: usize,
+    decode_payload: impl FnOnce(&str) -> Result<P, DecodeError>,
+) -> Result<Parsed<'_, P>, VerifyError> {
     if token.len() > max_len {
         return Err(VerifyError::TooLarge {
             len: token.len(),
@@ -73,26 +107,26 @@ pub fn parse(token: &str, max_len: usize) -> Result<Parsed<'_>, VerifyError> {
     );
     let signing_len = header.len() + 1 + payload.len();
     // Headers are short: decoded on the stack unless unusually long.
-    let mut buffer = [0u8; 256];
-    let header_not_b64 = |_| VerifyError::Malformed("header is not base64url");
-    let decoded;
-    let header_bytes: &[u8] = if header.len() <= 340 {
-        b64::decode_into(header, &mut buffer).map_err(header_not_b64)?
-    } else {
-        decoded = b64::decode(header).map_err(header_not_b64)?;
-        &decoded
-    };
+    let mut buffer = [MaybeUninit::uninit(); 256];
+    let header_bytes = b64::decode_buffered(header, &mut buffer)
+        .map_err(|_| VerifyError::Malformed("header is not base64url"))?;
     let payload_bytes =
-        b64::decode(payload).map_err(|_| VerifyError::Malformed("payload is not base64url"))?;
+        decode_payload(payload).map_err(|_| VerifyError::Malformed("payload is not base64url"))?;
     let signature_bytes =
-        b64::decode(signature).map_err(|_| VerifyError::Malformed("signature is not base64url"))?;
-    let header = parse_header(header_bytes)?;
+        decode_signature(signature).ok_or(VerifyError::Malformed("signature is not base64url"))?;
+    let header = parse_header(&header_bytes)?;
     Ok(Parsed {
         header,
         signing_input: &token[..signing_len],
         payload: payload_bytes,
         signature: signature_bytes,
     })
+}
+
+fn decode_signature(text: &str) -> Option<Signature> {
+    let mut bytes = SmallVec::from_elem(0, b64::decoded_len(text)?);
+    b64::decode_into(text, &mut bytes).ok()?;
+    Some(Signature(bytes))
 }
 
 fn parse_header(bytes: &[u8]) -> Result<Header, VerifyError> {
@@ -398,7 +432,7 @@ mod tests {
         assert_eq!(parsed.header.alg, Algorithm::HS256);
         assert_eq!(parsed.header.kid.as_deref(), Some("k"));
         assert_eq!(parsed.payload, br#"{"sub":"a"}"#);
-        assert_eq!(parsed.signature, b"sig");
+        assert_eq!(&*parsed.signature, b"sig");
         assert_eq!(format!("{}.c2ln", parsed.signing_input), t);
     }
 

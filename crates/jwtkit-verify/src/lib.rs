@@ -70,9 +70,10 @@ pub mod require;
 pub mod require_cel;
 mod token_cache;
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
-use jwtkit_keys::{KeyError, SignatureError, VerifyingKey};
+use jwtkit_keys::{KeyError, SignatureError, VerifyingKey, b64};
 use jwtkit_secret::Secret;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -143,9 +144,9 @@ pub struct VerifiedSignature {
 }
 
 /// Verifies the signature of a parsed token with the keys that may serve it.
-pub fn verify_with_keys(
+pub fn verify_with_keys<P>(
     keys: &[VerifyingKey],
-    parsed: &jws::Parsed<'_>,
+    parsed: &jws::Parsed<'_, P>,
 ) -> Result<(), VerifyError> {
     let alg = parsed.header.alg;
     let message = parsed.signing_input.as_bytes();
@@ -290,16 +291,22 @@ impl Validator {
         token: &str,
         now: i64,
     ) -> Result<Validated<T>, VerifyError> {
-        let parsed = jws::parse(token, self.policy.max_token_bytes)?;
+        // The payload is only read into `T`, never kept: decoded on the stack unless unusually
+        // long, so a typed validation allocates only what `T` holds (and the header's strings).
+        let mut buffer = [MaybeUninit::uninit(); 2048];
+        let parsed = jws::parse_with(token, self.policy.max_token_bytes, |payload| {
+            b64::decode_buffered(payload, &mut buffer)
+        })?;
         self.policy
             .check_header(parsed.header.alg, parsed.header.typ.as_deref())?;
         verify_with_keys(&self.keys, &parsed)?;
-        if let Some(pass) = one_pass::one_pass::<T>(&parsed.payload) {
+        let mut members = one_pass::Members::default();
+        if let Some(claims) = one_pass::one_pass::<T>(&parsed.payload, &mut members) {
             self.policy
-                .check_scanned(&pass.registered(), &pass.names, now)?;
+                .check_scanned(&members.registered(), &members.names, now)?;
             return Ok(Validated {
                 header: parsed.header,
-                claims: pass.value,
+                claims,
                 issuer: None,
             });
         }

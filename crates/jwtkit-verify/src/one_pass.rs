@@ -29,6 +29,7 @@ use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess,
     VariantAccess, Visitor,
 };
+use smallvec::SmallVec;
 
 /// Where a registered claim's value goes in [`OnePass`] (the order of [`OnePass::registered`]).
 fn registered_index(name: &str) -> Option<usize> {
@@ -43,17 +44,19 @@ fn registered_index(name: &str) -> Option<usize> {
     }
 }
 
-/// What one pass over a payload found.
-pub(crate) struct OnePass<'a, T> {
-    /// The payload as the caller's type.
-    pub value: T,
+/// The member names of a payload, inline up to 16 (an ordinary access token's count).
+type Names<'a> = SmallVec<[Cow<'a, str>; 16]>;
+
+/// What one pass noted besides `T`: kept by the caller, so that only `T` moves.
+#[derive(Default)]
+pub(crate) struct Members<'a> {
     /// The registered claims' values, by [`registered_index`].
     values: [Option<Captured<'a>>; 6],
-    /// Every member name, sorted and unique.
-    pub names: Vec<Cow<'a, str>>,
+    /// Every member name; sorted and unique once [`one_pass`] has accepted the payload.
+    pub names: Names<'a>,
 }
 
-impl<T> OnePass<'_, T> {
+impl Members<'_> {
     /// The registered claims, as the policy reads them.
     pub fn registered(&self) -> Registered<'_> {
         let of = |i: usize| self.values[i].as_ref().map(Captured::claim_value);
@@ -68,60 +71,58 @@ impl<T> OnePass<'_, T> {
     }
 }
 
-/// `T` and the registered claims of `payload` in one pass, or `None` when only the two-pass
-/// path can decide (the payload is malformed, does not fit `T`, or is outside what the one pass
-/// takes).
-pub(crate) fn one_pass<T: DeserializeOwned>(payload: &[u8]) -> Option<OnePass<'_, T>> {
+/// `payload` as `T`, with its registered claims and names noted in `members`, in one pass; or
+/// `None` when only the two-pass path can decide (the payload is malformed, does not fit `T`,
+/// or is outside what the one pass takes).
+pub(crate) fn one_pass<'a, T: DeserializeOwned>(
+    payload: &'a [u8],
+    members: &mut Members<'a>,
+) -> Option<T> {
     // One UTF-8 check of the whole payload instead of one per string: reading from a `str`,
     // serde_json checks no string again (it does each one when reading bytes). A payload that is
     // not UTF-8 is refused by the two-pass path, which says why.
     let text = std::str::from_utf8(payload).ok()?;
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let mut pass = deserializer.deserialize_map(Top(PhantomData)).ok()?;
+    let value = deserializer
+        .deserialize_map(Top(members, PhantomData))
+        .ok()?;
     deserializer.end().ok()?;
-    pass.names.sort_unstable();
-    if pass.names.windows(2).any(|pair| pair[0] == pair[1]) {
+    members.names.sort_unstable();
+    if members.names.windows(2).any(|pair| pair[0] == pair[1]) {
         return None;
     }
-    Some(pass)
+    Some(value)
 }
 
 /// The payload object: hands its members to `T` through [`Tee`].
-struct Top<T>(PhantomData<T>);
+struct Top<'m, 'de, T>(&'m mut Members<'de>, PhantomData<T>);
 
-impl<'de, T: DeserializeOwned> Visitor<'de> for Top<T> {
-    type Value = OnePass<'de, T>;
+impl<'de, T: DeserializeOwned> Visitor<'de> for Top<'_, 'de, T> {
+    type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<T, A::Error> {
         let mut tee = Tee {
             access,
-            values: Default::default(),
-            names: Vec::with_capacity(16),
+            members: self.0,
             pending: None,
         };
-        let value = T::deserialize(MapAccessDeserializer::new(&mut tee))?;
-        Ok(OnePass {
-            value,
-            values: tee.values,
-            names: tee.names,
-        })
+        T::deserialize(MapAccessDeserializer::new(&mut tee))
     }
 }
 
 /// The payload's members as `T` reads them, noting every name and the registered claims.
-struct Tee<'de, A> {
+struct Tee<'m, 'de, A> {
     access: A,
-    values: [Option<Captured<'de>>; 6],
-    names: Vec<Cow<'de, str>>,
+    members: &'m mut Members<'de>,
     /// The registered claim whose value comes next.
     pending: Option<usize>,
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Tee<'de, A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Tee<'_, 'de, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -133,7 +134,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Tee<'de, A> {
         };
         self.pending = registered_index(&name);
         let key = seed.deserialize(Strict(StrDeserializer::<A::Error>::new(&name)))?;
-        self.names.push(name);
+        self.members.names.push(name);
         Ok(Some(key))
     }
 
@@ -143,7 +144,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Tee<'de, A> {
         };
         let value: Captured<'de> = self.access.next_value()?;
         let typed = seed.deserialize(value.deserializer::<A::Error>())?;
-        self.values[index] = Some(value);
+        self.members.values[index] = Some(value);
         Ok(typed)
     }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::one_pass;
+use super::{Members, one_pass};
 use crate::registered::Registered;
 use crate::{Policy, VerifyError, claims};
 
@@ -24,9 +24,10 @@ fn two_passes<T: DeserializeOwned>(policy: &Policy, payload: &[u8]) -> Result<T,
 
 /// What `Validator::validate_as_at` does with a verified payload.
 fn validate_as<T: DeserializeOwned>(policy: &Policy, payload: &[u8]) -> Result<T, VerifyError> {
-    if let Some(pass) = one_pass::<T>(payload) {
-        policy.check_scanned(&pass.registered(), &pass.names, NOW)?;
-        return Ok(pass.value);
+    let mut members = Members::default();
+    if let Some(value) = one_pass::<T>(payload, &mut members) {
+        policy.check_scanned(&members.registered(), &members.names, NOW)?;
+        return Ok(value);
     }
     two_passes(policy, payload)
 }
@@ -189,7 +190,7 @@ fn agree<T: DeserializeOwned + PartialEq + Debug>() -> usize {
     let mut decided = 0;
     for payload in payloads() {
         let shown = String::from_utf8_lossy(&payload);
-        if one_pass::<T>(&payload).is_some() {
+        if one_pass::<T>(&payload, &mut Members::default()).is_some() {
             decided += 1;
             // What the one pass takes, the two passes take too (before the policy).
             assert!(
@@ -241,7 +242,10 @@ fn the_one_pass_leaves_what_it_cannot_vouch_for_to_the_two_passes() {
         format!(r#"{{"sub":"a","exp":{exp},"x":1,"x":1}}"#),
     ];
     for payload in &undecided {
-        assert!(one_pass::<Small>(payload.as_bytes()).is_none(), "{payload}");
+        assert!(
+            one_pass::<Small>(payload.as_bytes(), &mut Members::default()).is_none(),
+            "{payload}"
+        );
         assert!(
             two_passes::<Small>(&Policy::default(), payload.as_bytes()).is_err(),
             "{payload}"
@@ -249,13 +253,14 @@ fn the_one_pass_leaves_what_it_cannot_vouch_for_to_the_two_passes() {
     }
     // A registered claim holding an object: only scalars and arrays of scalars are captured.
     let object = format!(r#"{{"sub":"a","exp":{exp},"aud":{{"a":1}}}}"#);
-    assert!(one_pass::<Small>(object.as_bytes()).is_none());
+    assert!(one_pass::<Small>(object.as_bytes(), &mut Members::default()).is_none());
     let taken = format!(r#"{{"sub":"a","exp":{exp},"aud":["api"],"x":{{"y":[1,"z"]}}}}"#);
-    let pass = one_pass::<Small>(taken.as_bytes()).expect("one pass");
-    assert_eq!(pass.value.sub, "a");
-    assert_eq!(pass.names, ["aud", "exp", "sub", "x"]);
+    let mut members = Members::default();
+    let value = one_pass::<Small>(taken.as_bytes(), &mut members).expect("one pass");
+    assert_eq!(value.sub, "a");
+    assert_eq!(members.names.as_slice(), ["aud", "exp", "sub", "x"]);
     assert_eq!(
-        pass.registered(),
+        members.registered(),
         Registered::from_json(taken.as_bytes()).unwrap().0
     );
 }
@@ -284,16 +289,17 @@ fn an_access_token_takes_the_one_pass() {
     let payload = format!(
         r#"{{"aud":"api","azp":"web","email":"a@example.com","email_verified":true,"exp":{exp},"iat":{NOW},"iss":"https://idp","name":"A","preferred_username":"a","roles":["r","w"],"scope":"openid email","sid":"7d0c","sub":"f3c1"}}"#
     );
-    let pass = one_pass::<AccessClaims>(payload.as_bytes()).expect("one pass");
+    let mut members = Members::default();
+    let value = one_pass::<AccessClaims>(payload.as_bytes(), &mut members).expect("one pass");
     assert_eq!(
-        pass.value,
+        value,
         claims::typed::<AccessClaims>(payload.as_bytes()).unwrap()
     );
-    assert_eq!(pass.names.len(), 13);
+    assert_eq!(members.names.len(), 13);
     let policy = &policies()[1];
     assert!(
         policy
-            .check_scanned(&pass.registered(), &pass.names, NOW)
+            .check_scanned(&members.registered(), &members.names, NOW)
             .is_ok()
     );
 }

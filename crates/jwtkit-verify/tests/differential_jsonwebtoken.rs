@@ -211,6 +211,12 @@ fn cases(party: &Party, others: &[Party]) -> Vec<(String, String, bool)> {
             true,
         ),
         (
+            // Decoded on the heap, past the typed path's stack buffer (2 KiB).
+            "valid, a 3 KB claim".into(),
+            party.sign(&with("bio", json!("x".repeat(3000)))),
+            true,
+        ),
+        (
             "valid, nbf in the past".into(),
             party.sign(&with("nbf", json!(now - 30))),
             true,
