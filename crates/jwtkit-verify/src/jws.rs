@@ -251,6 +251,12 @@ impl<'de> Deserialize<'de> for Skip {
     }
 }
 
+/// True when no two of `names` are equal; sorts them (n log n comparisons, whatever the count).
+pub(crate) fn all_distinct(names: &mut [Cow<'_, str>]) -> bool {
+    names.sort_unstable();
+    names.windows(2).all(|pair| pair[0] != pair[1])
+}
+
 /// A member name, borrowed from the input unless it had escapes.
 pub(crate) struct Name<'de>(pub(crate) Cow<'de, str>);
 
@@ -302,7 +308,7 @@ impl<'de> Deserialize<'de> for RawHeader<'de> {
                 };
                 // The members jwtkit reads are tracked in a bitmask; other names (rare in
                 // practice) in a list that only allocates when one appears, checked for
-                // duplicates by sorting at the end (never quadratic, whatever the header holds).
+                // duplicates at the end.
                 let mut read = 0u8;
                 let mut others: Vec<Cow<'de, str>> = Vec::new();
                 let duplicate = || de::Error::custom("duplicate member name");
@@ -331,8 +337,7 @@ impl<'de> Deserialize<'de> for RawHeader<'de> {
                         }
                     }
                 }
-                others.sort_unstable();
-                if others.windows(2).any(|pair| pair[0] == pair[1]) {
+                if !all_distinct(&mut others) {
                     return Err(duplicate());
                 }
                 Ok(header)
@@ -523,5 +528,27 @@ mod tests {
         assert!(parse_object(duplicated.as_bytes()).is_err());
         assert!(parse_object(br#"{"a":1,"b":{"a":2}}"#).is_ok());
         assert!(parse_object(br#"[1]"#).is_err());
+    }
+
+    #[test]
+    fn all_distinct_finds_a_duplicate_at_any_position() {
+        for count in [1, 2, 15, 16, 17, 40] {
+            let names: Vec<Cow<'_, str>> = (0..count).map(|i| format!("n{i}").into()).collect();
+            assert!(all_distinct(&mut names.clone()), "{count} distinct");
+            for first in 0..count {
+                for second in first + 1..count {
+                    let mut duplicated = names.clone();
+                    duplicated[second] = duplicated[first].clone();
+                    assert!(
+                        !all_distinct(&mut duplicated),
+                        "{count}: {first} = {second}"
+                    );
+                }
+            }
+        }
+        // Same length, same bytes but one borrowed and one owned (an escaped name): equal.
+        let mut mixed = [Cow::Borrowed("sub"), Cow::Owned("sub".to_owned())];
+        assert!(!all_distinct(&mut mixed));
+        assert!(all_distinct(&mut []));
     }
 }

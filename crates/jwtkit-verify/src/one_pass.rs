@@ -22,7 +22,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::captured::{Captured, give_up};
-use crate::jws::{Name, Skip};
+use crate::jws::{Name, Skip, all_distinct};
 use crate::registered::Registered;
 use serde::de::value::{MapAccessDeserializer, StrDeserializer};
 use serde::de::{
@@ -31,15 +31,19 @@ use serde::de::{
 };
 use smallvec::SmallVec;
 
-/// Where a registered claim's value goes in [`OnePass`] (the order of [`OnePass::registered`]).
+/// Where a registered claim's value goes in [`Members`] (the order of [`Members::registered`]).
+/// Every registered name has three bytes: compared as one array, not string by string.
 fn registered_index(name: &str) -> Option<usize> {
-    match name {
-        "exp" => Some(0),
-        "nbf" => Some(1),
-        "iat" => Some(2),
-        "iss" => Some(3),
-        "aud" => Some(4),
-        "azp" => Some(5),
+    let &[a, b, c] = name.as_bytes() else {
+        return None;
+    };
+    match [a, b, c] {
+        [b'e', b'x', b'p'] => Some(0),
+        [b'n', b'b', b'f'] => Some(1),
+        [b'i', b'a', b't'] => Some(2),
+        [b'i', b's', b's'] => Some(3),
+        [b'a', b'u', b'd'] => Some(4),
+        [b'a', b'z', b'p'] => Some(5),
         _ => None,
     }
 }
@@ -87,8 +91,7 @@ pub(crate) fn one_pass<'a, T: DeserializeOwned>(
         .deserialize_map(Top(members, PhantomData))
         .ok()?;
     deserializer.end().ok()?;
-    members.names.sort_unstable();
-    if members.names.windows(2).any(|pair| pair[0] == pair[1]) {
+    if !all_distinct(&mut members.names) {
         return None;
     }
     Some(value)

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::jws::{Name, Skip};
+use crate::jws::{self, Name, Skip};
 
 /// The value of a registered claim, as much of it as the rules need. Built from a decoded
 /// [`Value`] or straight from the payload bytes ([`Registered::from_json`]); both give the same
@@ -112,8 +112,7 @@ impl<'de> Deserialize<'de> for ClaimScan<'de> {
                     }
                     names.push(name);
                 }
-                names.sort_unstable();
-                if names.windows(2).any(|pair| pair[0] == pair[1]) {
+                if !jws::all_distinct(&mut names) {
                     return Err(de::Error::custom("duplicate member name"));
                 }
                 Ok(ClaimScan { registered, names })
