@@ -99,7 +99,11 @@ import re, sys
 text = open(sys.argv[1]).read()
 total = int(re.search(r"^(?:summary|totals): (\d+)", text, re.M).group(1))
 # callgrind: a "cfn=(id) name" line (the name only the first time) names a callee; the
-# "calls=N ..." line after it counts the calls. __rdl_alloc is the System allocator's entry.
+# "calls=N ..." line after it counts the calls. The binaries allocate with mimalloc, whose
+# entries for Rust's allocations are mi_malloc_aligned and mi_zalloc_aligned; __rdl_alloc and
+# __rdl_alloc_zeroed are the System allocator's.
+ENTRIES = {"mi_malloc_aligned", "mi_zalloc_aligned", "__rustc::__rdl_alloc",
+           "__rustc::__rdl_alloc_zeroed"}
 names, calls, callee = {}, 0, None
 for line in text.splitlines():
     m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line)
@@ -108,7 +112,7 @@ for line in text.splitlines():
             names[m.group(1)] = m.group(2)
         callee = names.get(m.group(1))
     elif line.startswith("calls="):
-        if callee == "__rustc::__rdl_alloc":
+        if callee in ENTRIES:
             calls += int(line.split("=")[1].split()[0])
         callee = None
 print(total, calls)

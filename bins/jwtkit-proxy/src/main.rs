@@ -2,6 +2,12 @@
 
 use clap::Parser;
 
+/// Tokio moves tasks between worker threads, so much of what one request allocates on one
+/// thread is freed on another; glibc's malloc then takes the other thread's arena lock (a
+/// futex under load), mimalloc hands the block back without one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = jwtkit_proxy::Cli::parse();
