@@ -305,27 +305,33 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 /// [`remove_hop_by_hop`], saying whether a `TE` header asked for trailers (read in the same
 /// pass).
 fn strip_hop_by_hop(headers: &mut HeaderMap) -> bool {
-    let mut te_trailers = false;
     let mut present = [false; HOPS];
     let mut any = false;
-    // Whether `Connection` names anything beyond HOP_BY_HOP (`Connection: keep-alive` does not).
-    let mut names_others = false;
-    for (name, value) in headers.iter() {
+    // The names only (an iteration over values also walks each name's extra values); the
+    // values of the two that mean something here are read below, when present.
+    for name in headers.keys() {
         if let Some(i) = hop_by_hop_index(name) {
             present[i] = true;
             any = true;
-            // HOP_BY_HOP[0] is `Connection`.
-            names_others |= i == 0 && !names_only_hop_by_hop(value.as_bytes());
-            te_trailers |= *name == header::TE
-                && value
-                    .as_bytes()
-                    .split(|byte| *byte == b',')
-                    .any(|item| item.trim_ascii().eq_ignore_ascii_case(b"trailers"));
         }
     }
     if !any {
         return false;
     }
+    // HOP_BY_HOP[0] is `Connection`, [5] `TE`. Whether `Connection` names anything beyond
+    // HOP_BY_HOP (`Connection: keep-alive` does not), and whether `TE` asks for trailers.
+    let names_others = present[0]
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .any(|value| !names_only_hop_by_hop(value.as_bytes()));
+    let te_trailers = present[5]
+        && headers.get_all(header::TE).iter().any(|value| {
+            value
+                .as_bytes()
+                .split(|byte| *byte == b',')
+                .any(|item| item.trim_ascii().eq_ignore_ascii_case(b"trailers"))
+        });
     if names_others {
         // Names already in HOP_BY_HOP are not parsed (and allocated) again.
         let named: Vec<HeaderName> = header_items(headers, header::CONNECTION, ',')

@@ -8,8 +8,7 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = jwtkit_proxy::Cli::parse();
     if let Some(path) = &cli.check_config {
         return match jwtkit_proxy::check_config(path) {
@@ -25,7 +24,14 @@ async fn main() -> std::process::ExitCode {
             }
         };
     }
-    match jwtkit_proxy::run(cli).await {
+    let runtime = match jwtkit_proxy::server::runtime() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the Tokio runtime: {err}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(jwtkit_proxy::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");

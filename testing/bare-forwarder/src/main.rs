@@ -15,8 +15,9 @@
 //! `scripts/proxy-instructions.sh` counts both forms, so the cost of these features is told
 //! apart from the cost of jwtkit's own work.
 //!
-//! It allocates with mimalloc, as the proxy does: the yardstick differs from the proxy only by
-//! what jwtkit does with a request.
+//! It allocates with mimalloc and schedules without Tokio's LIFO slot, as the proxy does
+//! (`jwtkit_proxy::server::runtime`): the yardstick differs from the proxy only by what jwtkit
+//! does with a request.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -37,8 +38,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// The proxy's default `timeout_seconds`.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The proxy's runtime settings (`jwtkit_proxy::server::runtime`).
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    #[cfg(tokio_unstable)]
+    builder.disable_lifo_slot();
+    builder.build()?.block_on(serve())
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let usage =
         "usage: bare_forwarder LISTEN_ADDR UPSTREAM_ADDR [--like-proxy] (addresses 127.0.0.1:PORT)";
