@@ -9,11 +9,16 @@
 # 'verify_hs256/(jwtkit_validator_typed|jsonwebtoken_typed)'`) is the target's measure; this
 # script is for before/after comparisons of one change.
 #
-#   bash scripts/typed-claims.sh            # both
-#   bash scripts/typed-claims.sh --time     # user time only (no valgrind needed)
+#   bash scripts/typed-claims.sh                  # both
+#   bash scripts/typed-claims.sh --time           # user time only (no valgrind needed)
+#   bash scripts/typed-claims.sh --instructions   # callgrind only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-both}
+case "$MODE" in
+  both | --time | --instructions) ;;
+  *) echo "usage: bash scripts/typed-claims.sh [--time | --instructions]" >&2; exit 2 ;;
+esac
 CARGO_INCREMENTAL=0 cargo build --quiet --release -p jwtkit-benches --example typed_instructions
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/typed_instructions
 

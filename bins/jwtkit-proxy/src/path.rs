@@ -56,8 +56,6 @@ pub enum PathError {
 /// The canonical form of `path` (see the module documentation), borrowed when `path` is already
 /// canonical, which is the common case and costs no allocation.
 pub fn canonicalize(path: &str) -> Result<Cow<'_, str>, PathError> {
-    // `*` (`OPTIONS *`) and the empty path of an authority-form target (`CONNECT host:port`)
-    // name no resource below any prefix. (An absolute-form `http://host` has the path `/`.)
     if is_plain(path.as_bytes()) {
         return Ok(Cow::Borrowed(path));
     }
@@ -79,6 +77,8 @@ fn is_plain(bytes: &[u8]) -> bool {
 
 /// [`canonicalize`] for any path.
 fn canonicalize_escaped(path: &str) -> Result<Cow<'_, str>, PathError> {
+    // `*` (`OPTIONS *`) and the empty path of an authority-form target (`CONNECT host:port`)
+    // name no resource below any prefix. (An absolute-form `http://host` has the path `/`.)
     let bytes = path.as_bytes();
     if bytes.first() != Some(&b'/') {
         return Err(PathError::NotAbsolute);

@@ -5,6 +5,7 @@ use std::mem::MaybeUninit;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::Out;
 
 /// Encodes bytes as unpadded base64url.
 pub fn encode(bytes: &[u8]) -> String {
@@ -44,7 +45,7 @@ pub fn decoded_len(text: &str) -> Option<usize> {
 /// `URL_SAFE_NO_PAD` engine accepts (no padding, no whitespace, unused trailing bits zero).
 pub fn decode(text: &str) -> Result<Vec<u8>, DecodeError> {
     let mut out = vec![0u8; decoded_len(text).ok_or(DecodeError)?];
-    decode_exact(text.as_bytes(), &mut out)?;
+    decode_exact(text, Out::from_slice(&mut out))?;
     Ok(out)
 }
 
@@ -54,8 +55,7 @@ pub fn decode_into<'b>(text: &str, buffer: &'b mut [u8]) -> Result<&'b [u8], Dec
     let out = buffer
         .get_mut(..decoded_len(text).ok_or(DecodeError)?)
         .ok_or(DecodeError)?;
-    decode_exact(text.as_bytes(), out)?;
-    Ok(out)
+    decode_exact(text, Out::from_slice(out)).map(|out| &*out)
 }
 
 /// [`decode`] into the start of `buffer` when the decoded bytes fit, onto the heap when they do
@@ -66,24 +66,20 @@ pub fn decode_buffered<'b>(
     buffer: &'b mut [MaybeUninit<u8>],
 ) -> Result<Cow<'b, [u8]>, DecodeError> {
     match decoded_len(text) {
-        Some(len) if len <= buffer.len() => base64_simd::URL_SAFE_NO_PAD
-            .decode(
-                text.as_bytes(),
-                base64_simd::Out::from_uninit_slice(&mut buffer[..len]),
-            )
-            .map(|bytes| Cow::Borrowed(&*bytes))
-            .map_err(|_| DecodeError),
+        Some(len) if len <= buffer.len() => {
+            decode_exact(text, Out::from_uninit_slice(&mut buffer[..len]))
+                .map(|bytes| Cow::Borrowed(&*bytes))
+        }
         _ => decode(text).map(Cow::Owned),
     }
 }
 
-/// Decodes `input` into `out`, whose length is `decoded_len(input)`. base64-simd picks the
+/// Decodes `input` into `out`, whose length is `decoded_len(input)`; every decoder above ends here. base64-simd picks the
 /// CPU's vector instructions at run time; it is strict as [`decode`] promises (the tests below
 /// hold it to the `base64` crate on short, long and random inputs).
-fn decode_exact(input: &[u8], out: &mut [u8]) -> Result<(), DecodeError> {
+fn decode_exact<'o>(input: &str, out: Out<'o, [u8]>) -> Result<&'o mut [u8], DecodeError> {
     base64_simd::URL_SAFE_NO_PAD
-        .decode(input, base64_simd::Out::from_slice(out))
-        .map(|_| ())
+        .decode(input.as_bytes(), out)
         .map_err(|_| DecodeError)
 }
 

@@ -532,7 +532,7 @@ mod tests {
 
     #[test]
     fn all_distinct_finds_a_duplicate_at_any_position() {
-        for count in [1, 2, 15, 16, 17, 40] {
+        for count in [1, 2, 13, 40] {
             let names: Vec<Cow<'_, str>> = (0..count).map(|i| format!("n{i}").into()).collect();
             assert!(all_distinct(&mut names.clone()), "{count} distinct");
             for first in 0..count {
