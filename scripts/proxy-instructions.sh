@@ -161,7 +161,7 @@ done
     echo "| jwtkit-proxy, token cache off, a distinct RS256 token per request | ${RESULT[distinct.ins]} | ${RESULT[distinct.alloc]} |"
   fi
   echo
-  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3fx", a / b }'; }
   echo "jwtkit-proxy (cache hit) / bare forwarder: $(ratio "${RESULT[proxy.ins]}" "${RESULT[bare.ins]}");" \
     "/ bare forwarder --like-proxy: $(ratio "${RESULT[proxy.ins]}" "${RESULT[like.ins]}")"
   echo

@@ -9,8 +9,10 @@
 //! that goes through the axum router sees them as `ConnectInfo<SocketAddr>` and the
 //! [`Secure`] extension.
 //!
+//! - [`drain`]: graceful shutdown of the connections.
 //! - [`tls`]: the certificate, its loading and the rustls acceptor.
 
+pub mod drain;
 pub mod tls;
 
 use std::convert::Infallible;
@@ -23,12 +25,12 @@ use arc_swap::ArcSwap;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::forward::Peer;
 use crate::front::{Front, ResponseFuture};
+use drain::{Drain, Watcher};
 
 /// What answers new requests; a reload replaces it with [`ArcSwap::store`].
 pub type SharedRouter = Arc<ArcSwap<Front>>;
@@ -79,7 +81,7 @@ impl Server {
         let mut builder = Builder::new(TokioExecutor::new());
         // As axum::serve: HTTP/2 extended CONNECT (RFC 8441) for WebSocket over HTTP/2.
         builder.http2().enable_connect_protocol();
-        let graceful = GracefulShutdown::new();
+        let drain = Drain::new();
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -103,25 +105,25 @@ impl Server {
                     let connection = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned();
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
+                    let connection = drain.watcher().watch(connection);
+                    tokio::spawn(drain.track(async move {
                         if let Err(err) = connection.await {
                             tracing::debug!(%peer, "connection ended: {err}");
                         }
-                    });
+                    }));
                 }
                 Some(acceptor) => {
                     let connection = TlsConnection {
                         acceptor: acceptor.clone(),
                         builder: builder.clone(),
-                        watcher: graceful.watcher(),
+                        watcher: drain.watcher(),
                     };
-                    tokio::spawn(connection.serve(stream, peer, service));
+                    tokio::spawn(drain.track(connection.serve(stream, peer, service)));
                 }
             }
         }
         drop(self.listener);
-        graceful.shutdown().await;
+        drain.drain().await;
     }
 }
 
@@ -129,7 +131,7 @@ impl Server {
 struct TlsConnection {
     acceptor: TlsAcceptor,
     builder: Builder<TokioExecutor>,
-    watcher: hyper_util::server::graceful::Watcher,
+    watcher: Watcher,
 }
 
 impl TlsConnection {
