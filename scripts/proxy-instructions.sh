@@ -98,19 +98,20 @@ EOF
 import re, sys
 text = open(sys.argv[1]).read()
 total = int(re.search(r"^(?:summary|totals): (\d+)", text, re.M).group(1))
-# callgrind: a "cfn=(id) name" line (the name only the first time) names a callee; the
-# "calls=N ..." line after it counts the calls. The binaries allocate with mimalloc, whose
+# callgrind: a "cfn=(id)" line names a callee, a "fn=(id)" line the function the costs after it
+# belong to; an id's name is written only where it first appears, in either kind of line. The
+# "calls=N ..." line after a "cfn=" counts the calls. The binaries allocate with mimalloc, whose
 # entries for Rust's allocations are mi_malloc_aligned and mi_zalloc_aligned; __rdl_alloc and
 # __rdl_alloc_zeroed are the System allocator's.
 ENTRIES = {"mi_malloc_aligned", "mi_zalloc_aligned", "__rustc::__rdl_alloc",
            "__rustc::__rdl_alloc_zeroed"}
 names, calls, callee = {}, 0, None
 for line in text.splitlines():
-    m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line)
+    m = re.match(r"(c?)fn=\((\d+)\)(?: (.*))?", line)
     if m:
-        if m.group(2):
-            names[m.group(1)] = m.group(2)
-        callee = names.get(m.group(1))
+        if m.group(3):
+            names[m.group(2)] = m.group(3)
+        callee = names.get(m.group(2)) if m.group(1) else None
     elif line.startswith("calls="):
         if callee in ENTRIES:
             calls += int(line.split("=")[1].split()[0])
