@@ -357,16 +357,21 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) -> bool {
 /// Where `name` is in HOP_BY_HOP: one match on the name's text (its length first) instead of
 /// up to nine `HeaderName` comparisons per header.
 fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
-    Some(match name.as_str() {
-        "connection" => 0,
-        "keep-alive" => 1,
-        "proxy-authenticate" => 2,
-        "proxy-authorization" => 3,
-        "proxy-connection" => 4,
-        "te" => 5,
-        "trailer" => 6,
-        "transfer-encoding" => 7,
-        "upgrade" => 8,
+    hop_by_hop_position(name.as_str().as_bytes())
+}
+
+/// [`hop_by_hop_index`] of a lower-case name.
+fn hop_by_hop_position(lower: &[u8]) -> Option<usize> {
+    Some(match lower {
+        b"connection" => 0,
+        b"keep-alive" => 1,
+        b"proxy-authenticate" => 2,
+        b"proxy-authorization" => 3,
+        b"proxy-connection" => 4,
+        b"te" => 5,
+        b"trailer" => 6,
+        b"transfer-encoding" => 7,
+        b"upgrade" => 8,
         _ => return None,
     })
 }
@@ -375,11 +380,18 @@ fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
 /// without text conversion or allocation; anything else, an empty item included, is false and
 /// left to the full reading.
 fn names_only_hop_by_hop(value: &[u8]) -> bool {
+    // The longest name of HOP_BY_HOP; a longer item is none of them.
+    const LONGEST: usize = "proxy-authorization".len();
     value.split(|b| *b == b',').all(|item| {
         let item = item.trim_ascii();
-        HOP_BY_HOP
-            .iter()
-            .any(|hop| hop.as_str().as_bytes().eq_ignore_ascii_case(item))
+        let mut lower = [0; LONGEST];
+        let Some(lower) = lower.get_mut(..item.len()) else {
+            return false;
+        };
+        // Lower case once, then one `match`: not a case-blind comparison with each name.
+        lower.copy_from_slice(item);
+        lower.make_ascii_lowercase();
+        hop_by_hop_position(lower).is_some()
     })
 }
 
@@ -803,6 +815,27 @@ mod tests {
             X_FORWARDED_FOR,
         ] {
             assert_eq!(hop_by_hop_index(&other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn connection_values_naming_only_hop_by_hop_names_are_told_in_any_case() {
+        for hop in &HOP_BY_HOP {
+            let upper = hop.as_str().to_ascii_uppercase();
+            for value in [hop.as_str(), &upper, &format!(" {upper} ,\t{hop}")] {
+                assert!(names_only_hop_by_hop(value.as_bytes()), "{value:?}");
+            }
+        }
+        for value in [
+            "close",
+            "keep-alive, close",
+            "keep-alive,",
+            "",
+            "keep-alivex",
+            "proxy-authorization-and-more",
+            "x-named, upgrade",
+        ] {
+            assert!(!names_only_hop_by_hop(value.as_bytes()), "{value:?}");
         }
     }
 
