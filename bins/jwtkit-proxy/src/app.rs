@@ -23,6 +23,7 @@ use crate::front::{Direct, FixedRoutes, Front};
 use crate::metrics::Metrics;
 use crate::observe::Observer;
 use crate::routes::{Prefix, RouteTable};
+use crate::server::drain::Drain;
 use crate::tokens::CentrifugoTokens;
 use crate::trusted::TrustedProxies;
 use crate::upstream::Upstream;
@@ -40,17 +41,20 @@ pub struct App {
 }
 
 /// Builds the proxy; every secret and key file is read now, so mistakes stop the start.
-/// `extra_issuers` (dev mode's) are trusted besides the configured ones.
+/// `extra_issuers` (dev mode's) are trusted besides the configured ones. Its relayed WebSockets
+/// belong to a drain of their own (nothing stops them but their sides and their tokens).
 pub fn build(config: &Config, extra_issuers: Vec<IssuerConfig>) -> Result<App, ConfigError> {
-    build_with_metrics(config, extra_issuers, None)
+    build_with_metrics(config, extra_issuers, None, Drain::new())
 }
 
 /// [`build`], counting into `metrics` when given (a reload keeps the process's counters; the
-/// caller points them at the new registry once the new router serves).
+/// caller points them at the new registry once the new router serves), its relayed WebSockets
+/// closed when the listener's `drain` starts.
 pub fn build_with_metrics(
     config: &Config,
     extra_issuers: Vec<IssuerConfig>,
     metrics: Option<Arc<Metrics>>,
+    drain: Drain,
 ) -> Result<App, ConfigError> {
     config.check()?;
     let mut issuers = config
@@ -162,6 +166,7 @@ pub fn build_with_metrics(
         TrustedProxies::new(config.trusted_proxies.clone()),
         config.cors_origins.clone(),
         metrics.clone(),
+        drain,
     );
     let observer = Observer::new(metrics.clone(), routes, &config.limits);
     let front = wire(fixed, forwarder, observer, config);

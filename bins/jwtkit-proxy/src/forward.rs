@@ -19,6 +19,7 @@ use crate::error::{ApiError, ErrorKind};
 use crate::idle::IdleTimeout;
 use crate::metrics::Metrics;
 use crate::routes::{Prefix, RouteTable};
+use crate::server::drain::Drain;
 use crate::trusted::{self, TrustedProxies};
 use crate::upstream::Upstream;
 use crate::websocket::{self, Lifetime};
@@ -33,6 +34,8 @@ pub struct Forwarder {
     cors_origins: Vec<HeaderValue>,
     /// Where relayed WebSockets are counted.
     metrics: Arc<Metrics>,
+    /// The listener's drain, which ends relayed WebSockets when the proxy stops.
+    drain: Drain,
 }
 
 impl Forwarder {
@@ -40,7 +43,7 @@ impl Forwarder {
     /// `max_body_bytes` is `limits.max_body_bytes` (for the 413 of a body that grows past it);
     /// the `X-Forwarded-*` headers of peers in `trusted` are kept; pages of `cors_origins`
     /// may open WebSockets on routes that take cookie tokens ([`websocket::origin_allowed`]);
-    /// relayed WebSockets are counted in `metrics`.
+    /// relayed WebSockets are counted in `metrics` and closed when `drain` starts.
     pub fn new(
         registry: Arc<Registry>,
         routes: Arc<RouteTable<ProxyRoute>>,
@@ -48,6 +51,7 @@ impl Forwarder {
         trusted: TrustedProxies,
         cors_origins: Vec<HeaderValue>,
         metrics: Arc<Metrics>,
+        drain: Drain,
     ) -> Self {
         Self {
             registry,
@@ -56,6 +60,7 @@ impl Forwarder {
             trusted,
             cors_origins,
             metrics,
+            drain,
         }
     }
 }
@@ -574,6 +579,7 @@ async fn forward(
             max_message_bytes: forwarder.max_body_bytes,
             metrics: forwarder.metrics.clone(),
             route: prefix.label().to_owned(),
+            drain: forwarder.drain.clone(),
         };
         return websocket::switch(inbound, response, headers, socket);
     }

@@ -40,6 +40,7 @@ use crate::dev::DevError;
 use crate::front::Front;
 use crate::metrics::Metrics;
 use crate::reload::{Reloader, Source};
+use crate::server::drain::Drain;
 use crate::server::tls::{self, CertResolver};
 use crate::server::{Server, SharedRouter};
 
@@ -151,14 +152,16 @@ impl Overrides {
 
 /// Everything a configuration needs checked before it may serve, as at start, on a reload and
 /// for `--check-config`: the proxy built (every secret and key file read) and the listener's
-/// certificate loaded and matched with its key.
+/// certificate loaded and matched with its key. `metrics` and `drain` as for
+/// [`app::build_with_metrics`].
 pub(crate) fn prepare(
     config: &Config,
     extra_issuers: Vec<IssuerConfig>,
     metrics: Option<Arc<Metrics>>,
+    drain: Drain,
 ) -> Result<(App, Option<Arc<CertifiedKey>>), ConfigError> {
     let certificate = config.tls.as_ref().map(tls::load_certificate).transpose()?;
-    let app = app::build_with_metrics(config, extra_issuers, metrics)?;
+    let app = app::build_with_metrics(config, extra_issuers, metrics, drain)?;
     Ok((app, certificate))
 }
 
@@ -196,7 +199,7 @@ pub fn check_config(path: &Path) -> Result<String, Vec<StartError>> {
     }
     problems.extend(config.unreadable().into_iter().map(StartError::from));
     if problems.is_empty()
-        && let Err(err) = prepare(&config, Vec::new(), None)
+        && let Err(err) = prepare(&config, Vec::new(), None, Drain::new())
     {
         problems.push(err.into());
     }
@@ -239,7 +242,9 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     };
     overrides.apply(&mut config);
     init_logging(&config);
-    let (app, certificate) = prepare(&config, extra_issuers, None)?;
+    // The listener's drain: it also ends the WebSocket relays of every configuration served.
+    let drain = Drain::new();
+    let (app, certificate) = prepare(&config, extra_issuers, None, drain.clone())?;
     warm_up(&app.registry).await;
     let mut front = app.front;
     if let Some(dev) = &dev {
@@ -264,6 +269,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         router.clone(),
         resolver,
         app.metrics,
+        drain.clone(),
     );
     let reloading = tokio::spawn(reloader.run());
     let scheme = if acceptor.is_some() { "https" } else { "http" };
@@ -271,7 +277,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     if let Some(dev) = &dev {
         println!("{}", dev::banner(addr, &dev.token));
     }
-    Server::new(listener, router, acceptor)
+    Server::new(listener, router, acceptor, drain)
         .serve(shutdown_signal())
         .await;
     reloading.abort();

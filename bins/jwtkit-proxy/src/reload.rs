@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::server::SharedRouter;
+use crate::server::drain::Drain;
 use crate::server::tls::CertResolver;
 use crate::{Overrides, StartError};
 
@@ -43,6 +44,8 @@ pub struct Reloader {
     router: SharedRouter,
     tls: Option<Arc<CertResolver>>,
     metrics: Arc<Metrics>,
+    /// The listener's drain, handed to every new configuration's WebSocket relays.
+    drain: Drain,
     /// The files named by a configuration that was read but refused: watched as well, so the
     /// secret it waits for is seen when it appears.
     refused_files: Vec<PathBuf>,
@@ -51,7 +54,8 @@ pub struct Reloader {
 impl Reloader {
     /// Replaces what `serving` built: the `router` the listener loads per request, the
     /// listener's certificate (with `[tls]`), the registry `metrics` reads; `overrides` (the
-    /// command line) apply to every new configuration as at start.
+    /// command line) apply to every new configuration as at start, whose WebSocket relays end
+    /// when the listener's `drain` starts.
     pub fn new(
         source: Source,
         overrides: Overrides,
@@ -59,6 +63,7 @@ impl Reloader {
         router: SharedRouter,
         tls: Option<Arc<CertResolver>>,
         metrics: Arc<Metrics>,
+        drain: Drain,
     ) -> Self {
         Self {
             source,
@@ -67,6 +72,7 @@ impl Reloader {
             router,
             tls,
             metrics,
+            drain,
             refused_files: Vec::new(),
         }
     }
@@ -153,7 +159,12 @@ impl Reloader {
                 "restart the proxy to switch between HTTP and HTTPS",
             )));
         }
-        let (app, certificate) = crate::prepare(&config, Vec::new(), Some(self.metrics.clone()))?;
+        let (app, certificate) = crate::prepare(
+            &config,
+            Vec::new(),
+            Some(self.metrics.clone()),
+            self.drain.clone(),
+        )?;
         if config.listen != self.serving.listen {
             tracing::warn!(
                 serving = %self.serving.listen,

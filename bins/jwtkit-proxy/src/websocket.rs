@@ -2,7 +2,8 @@
 //! forwarded like any other request ([`crate::forward`]); when the upstream answers 101, both
 //! connections are upgraded and this module relays messages between them. It relays frames,
 //! not bytes, so that it can close the socket when the token that opened it expires (close
-//! code 1008, `token expired`) without cutting a frame in two.
+//! code 1008, `token expired`) without cutting a frame in two, and close both sides with 1001
+//! (`proxy shutting down`) when the proxy stops.
 //!
 //! Because the proxy reads the frames, it negotiates no extension: `Sec-WebSocket-Extensions`
 //! is removed from the forwarded handshake (compressed permessage-deflate frames could not be
@@ -28,9 +29,13 @@ use crate::auth::Caller;
 use crate::config::WebSocketSection;
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics::Metrics;
+use crate::server::drain::Drain;
 
 /// The reason of the close frame sent when the token expires.
 pub const EXPIRED_REASON: &str = "token expired";
+
+/// The reason of the close frame (1001, going away) sent to both sides when the proxy stops.
+pub const SHUTDOWN_REASON: &str = "proxy shutting down";
 
 /// How long closing may take once one side is done: the other side's close reply and the
 /// last queued frames. A peer that never answers is dropped after it.
@@ -151,6 +156,8 @@ pub struct Socket {
     pub metrics: Arc<Metrics>,
     /// The route's metrics label (its prefix as configured).
     pub route: String,
+    /// The listener's drain: the relay ends when it starts, and the drain waits for the relay.
+    pub drain: Drain,
 }
 
 /// The caller's 101 answer to an upstream's 101 (whose headers, hop-by-hop ones removed, are
@@ -170,7 +177,9 @@ pub fn switch(
     }
     let outbound = hyper::upgrade::on(&mut upstream);
     upgrade_request_headers(&mut headers);
-    tokio::spawn(async move {
+    // Taken now: a drain that starts while the upgrade completes still ends the relay.
+    let shutdown = socket.drain.watcher();
+    tokio::spawn(socket.drain.clone().track(async move {
         let (client, upstream) = match tokio::try_join!(inbound, outbound) {
             Ok(both) => both,
             Err(err) => {
@@ -188,10 +197,10 @@ pub fn switch(
             WebSocketStream::from_raw_socket(TokioIo::new(upstream), Role::Client, Some(config))
                 .await;
         socket.metrics.websocket_opened(&socket.route);
-        let end = relay(client, upstream, socket.deadline).await;
+        let end = relay(client, upstream, socket.deadline, shutdown.drained()).await;
         socket.metrics.websocket_closed(&socket.route, end.reason());
         tracing::debug!(route = %socket.route, reason = end.reason(), "websocket closed");
-    });
+    }));
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     *response.headers_mut() = headers;
@@ -216,6 +225,8 @@ enum End {
     Failed { side: Side, too_big: bool },
     /// The token expired (plus grace).
     Expired,
+    /// The proxy is stopping.
+    Shutdown,
 }
 
 impl End {
@@ -237,6 +248,7 @@ impl End {
                 ..
             } => "upstream_failed",
             Self::Expired => "token_expired",
+            Self::Shutdown => "proxy_shutdown",
         }
     }
 
@@ -277,13 +289,23 @@ impl End {
                 close(CloseCode::Policy, EXPIRED_REASON),
                 close(CloseCode::Policy, EXPIRED_REASON),
             ),
+            Self::Shutdown => (
+                close(CloseCode::Away, SHUTDOWN_REASON),
+                close(CloseCode::Away, SHUTDOWN_REASON),
+            ),
         }
     }
 }
 
-/// Relays messages both ways until one side closes or fails, or `deadline` passes; then closes
-/// the other side (or both) and waits at most [`CLOSE_WAIT`] for the close handshakes.
-async fn relay(client: Stream, upstream: Stream, deadline: Option<Instant>) -> End {
+/// Relays messages both ways until one side closes or fails, `deadline` passes or `shutdown`
+/// resolves; then closes the other side (or both) and waits at most [`CLOSE_WAIT`] for the
+/// close handshakes.
+async fn relay(
+    client: Stream,
+    upstream: Stream,
+    deadline: Option<Instant>,
+    shutdown: impl Future<Output = ()>,
+) -> End {
     let (mut client_tx, mut client_rx) = client.split();
     let (mut upstream_tx, mut upstream_rx) = upstream.split();
     let expiry = async {
@@ -296,6 +318,7 @@ async fn relay(client: Stream, upstream: Stream, deadline: Option<Instant>) -> E
         end = pump(&mut client_rx, &mut upstream_tx, Side::Client) => end,
         end = pump(&mut upstream_rx, &mut client_tx, Side::Upstream) => end,
         () = expiry => End::Expired,
+        () = shutdown => End::Shutdown,
     };
     let (to_client, to_upstream) = end.closes();
     let finish = async {

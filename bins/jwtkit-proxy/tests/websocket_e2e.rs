@@ -2,7 +2,7 @@
 //! binary and a real tokio-tungstenite upstream, all on 127.0.0.1. Echo of text and binary,
 //! refusals at the handshake (401, 403), tokens from the query and a cookie, what the upstream
 //! sees at the handshake, closing at the token's `exp` (1008 `token expired`, the option off,
-//! grace), many concurrent sockets, and the upstream closing first.
+//! grace), closing at SIGTERM (1001), many concurrent sockets, and the upstream closing first.
 
 mod common;
 
@@ -520,30 +520,31 @@ async fn a_message_over_max_body_bytes_closes_the_socket_with_1009() {
 }
 
 #[tokio::test]
-async fn sigterm_does_not_wait_for_open_sockets_and_ends_them() {
-    let (_upstream, mut proxy) = stack().await;
+async fn sigterm_closes_open_sockets_with_1001_on_both_sides_then_exits() {
+    let (upstream, mut proxy) = stack().await;
     let token = hs_token("jack", json!({}));
     let mut socket = connect(request(&proxy, "/ws/shutdown", Some(&token))).await;
     echo(&mut socket, Message::text("before SIGTERM")).await;
     proxy.terminate();
-    let status = proxy
-        .wait_exit(Duration::from_secs(10))
-        .expect("the proxy exits with a socket open");
-    assert!(status.success(), "{status:?}");
-    // Today the connection is dropped without a close frame; a close frame would do as well.
-    let end = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
-                Some(Ok(_)) => {}
-            }
-        }
+    // RFC 6455 1001: the endpoint is going away.
+    assert_eq!(
+        close_frame(&mut socket, Duration::from_secs(5)).await,
+        (1001, "proxy shutting down".to_owned())
+    );
+    // Read on, so that the client's close reply goes out and the socket ends.
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(_)) = socket.next().await {}
     })
     .await;
-    assert!(
-        end.is_ok(),
-        "the client's socket stayed open after the proxy exited"
+    assert!(ended.is_ok(), "the client's socket stayed open");
+    assert_eq!(
+        upstream.close_of("/ws/shutdown").await,
+        (1001, "proxy shutting down".to_owned())
     );
+    let status = proxy
+        .wait_exit(Duration::from_secs(10))
+        .expect("the proxy exits once its sockets are closed");
+    assert!(status.success(), "{status:?}");
 }
 
 #[tokio::test]

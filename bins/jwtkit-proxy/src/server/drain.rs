@@ -1,6 +1,7 @@
 //! Graceful shutdown of the listener's connections: once [`Drain::drain`] is called, every
 //! watched connection finishes the requests in flight and closes (hyper's
-//! `graceful_shutdown`), and `drain` returns when every tracked task has ended.
+//! `graceful_shutdown`), every task waiting on [`Watcher::drained`] (a relayed WebSocket) ends
+//! its work, and `drain` returns when every tracked task has ended.
 //!
 //! hyper-util's `GracefulShutdown` does the same with a `watch` channel whose `changed()`
 //! future is polled on every poll of every connection: a few hundred instructions per proxied
@@ -21,8 +22,9 @@ use tokio::sync::futures::OwnedNotified;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TrackedFuture;
 
-/// The signal to the connections, and the tasks to wait for.
-#[derive(Default)]
+/// The signal to the connections, and the tasks to wait for. Clones share both: the listener
+/// drains, the forwarder tracks the WebSocket relays it starts.
+#[derive(Clone, Default)]
 pub struct Drain {
     draining: Arc<AtomicBool>,
     notify: Arc<Notify>,
@@ -51,7 +53,7 @@ impl Drain {
     }
 
     /// Tells every watched connection to finish its requests in flight and close, then waits
-    /// until every tracked task has ended.
+    /// until every tracked task has ended (of every clone of this drain).
     pub async fn drain(self) {
         // The flag first: a connection woken by the notification reads it set.
         self.draining.store(true, Ordering::Release);
@@ -68,6 +70,13 @@ pub struct Watcher {
 }
 
 impl Watcher {
+    /// Resolves once the drain has started.
+    pub async fn drained(self) {
+        if !self.draining.load(Ordering::Acquire) {
+            self.notified.await;
+        }
+    }
+
     /// `connection`, shut down gracefully once the drain starts.
     pub fn watch<C: GracefulConnection>(self, connection: C) -> Watched<C> {
         Watched {

@@ -63,25 +63,34 @@ pub struct Server {
     listener: TcpListener,
     router: SharedRouter,
     tls: Option<TlsAcceptor>,
+    drain: Drain,
 }
 
 impl Server {
-    /// Serves `router` on `listener`, over TLS when `tls` is given.
-    pub fn new(listener: TcpListener, router: SharedRouter, tls: Option<TlsAcceptor>) -> Self {
+    /// Serves `router` on `listener`, over TLS when `tls` is given; `drain` watches its
+    /// connections (and, through its clones, what else must end with them).
+    pub fn new(
+        listener: TcpListener,
+        router: SharedRouter,
+        tls: Option<TlsAcceptor>,
+        drain: Drain,
+    ) -> Self {
         Self {
             listener,
             router,
             tls,
+            drain,
         }
     }
 
-    /// Accepts connections until `shutdown` resolves, then waits for the open connections to
-    /// finish their requests in flight.
+    /// Accepts connections until `shutdown` resolves, then drains: the open connections
+    /// finish their requests in flight, relayed WebSockets are closed, and this returns when
+    /// all have ended.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let mut builder = Builder::new(TokioExecutor::new());
         // As axum::serve: HTTP/2 extended CONNECT (RFC 8441) for WebSocket over HTTP/2.
         builder.http2().enable_connect_protocol();
-        let drain = Drain::new();
+        let drain = self.drain;
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
