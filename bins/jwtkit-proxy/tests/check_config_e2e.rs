@@ -104,11 +104,12 @@ fn problems_exit_1_naming_the_key() {
 }
 
 #[test]
-fn every_unreadable_source_is_listed_with_the_first_cross_check_problem() {
-    // Three problems at once: a secret variable not set, a key file that is not there, a
-    // route to an upstream nobody declared. Each is its own `error:` line naming its key.
+fn every_unreadable_source_and_every_cross_check_problem_is_listed() {
+    // Five problems at once: a secret variable not set, a key file that is not there, a route
+    // to an upstream nobody declared, a prefix without its `/`, an upstream that is not HTTP.
+    // Each is its own `error:` line naming its key.
     let toml = format!(
-        "{HS_ISSUER_TOML}\n[[issuers]]\nname = \"k\"\niss = [\"urn:k\"]\npublic_key_file = \"/nonexistent/jwtkit/key.pem\"\n{UPSTREAM_AND_ROUTE}\n[[routes]]\nprefix = \"/other\"\nupstream = \"missing\"\n"
+        "{HS_ISSUER_TOML}\n[[issuers]]\nname = \"k\"\niss = [\"urn:k\"]\npublic_key_file = \"/nonexistent/jwtkit/key.pem\"\n{UPSTREAM_AND_ROUTE}\n[[routes]]\nprefix = \"/other\"\nupstream = \"missing\"\n\n[[routes]]\nprefix = \"third\"\nupstream = \"engine\"\n\n[[upstreams]]\nname = \"files\"\nurl = \"ftp://127.0.0.1/\"\n"
     );
     let (_, exit) = check(&toml, &[]);
     assert_eq!(exit.code, Some(1), "{exit:?}");
@@ -116,6 +117,8 @@ fn every_unreadable_source_is_listed_with_the_first_cross_check_problem() {
         "issuers[0].secret",
         "issuers[1].public_key_file",
         "routes[1].upstream",
+        "routes[2].prefix",
+        "upstreams[1].url",
     ] {
         assert_refused(&exit, key);
     }
@@ -124,7 +127,7 @@ fn every_unreadable_source_is_listed_with_the_first_cross_check_problem() {
         .lines()
         .filter(|l| l.starts_with("error: "))
         .collect();
-    assert_eq!(lines.len(), 3, "{}", exit.stderr);
+    assert_eq!(lines.len(), 5, "{}", exit.stderr);
     assert!(exit.stdout.is_empty(), "{}", exit.stdout);
 }
 

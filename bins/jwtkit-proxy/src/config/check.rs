@@ -46,21 +46,35 @@ impl Config {
     }
 
     /// Cross-references: route upstreams and issuers exist, names are unique, key sources are
-    /// unambiguous, no caller issuer accepts the proxy's own minted tokens.
+    /// unambiguous, no caller issuer accepts the proxy's own minted tokens. The first problem
+    /// of [`Config::problems`].
     pub fn check(&self) -> Result<(), ConfigError> {
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem [`Config::check`] looks for, in the order of the file's sections (what
+    /// `--check-config` lists).
+    pub fn problems(&self) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
         let mut names = std::collections::HashSet::new();
         for (i, issuer) in self.issuers.iter().enumerate() {
             let key = format!("issuers[{i}]");
-            self.refuse_minted_iss(&format!("{key}.iss"), &issuer.iss)?;
+            problems.extend(
+                self.refuse_minted_iss(&format!("{key}.iss"), &issuer.iss)
+                    .err(),
+            );
             if issuer.name.is_empty() || !names.insert(issuer.name.as_str()) {
-                return Err(ConfigError::new(
+                problems.push(ConfigError::new(
                     format!("{key}.name"),
                     format!("{:?} is empty or used twice", issuer.name),
                     "give each issuer a unique name",
                 ));
             }
             if issuer.iss.is_empty() {
-                return Err(ConfigError::new(
+                problems.push(ConfigError::new(
                     format!("{key}.iss"),
                     "is empty",
                     "list the iss values its tokens carry",
@@ -74,8 +88,8 @@ impl Config {
                 issuer.secret.is_some(),
             ];
             if sources.iter().filter(|s| **s).count() != 1 {
-                return Err(ConfigError::new(
-                    key,
+                problems.push(ConfigError::new(
+                    key.clone(),
                     "needs exactly one key source",
                     "set one of jwks_url, discovery_url, jwks_file, public_key_file, secret",
                 ));
@@ -84,15 +98,18 @@ impl Config {
                 && issuer.jwks_url.is_none()
                 && issuer.discovery_url.is_none()
             {
-                return Err(ConfigError::new(
+                problems.push(ConfigError::new(
                     format!("{key}.ca_file"),
                     "applies to JWKS and discovery fetches, and this issuer's keys are not fetched",
                     "remove ca_file, or use jwks_url or discovery_url",
                 ));
             }
-            refuse_mode_without_file(&key, issuer.ca_file.is_some(), issuer.ca_mode.is_some())?;
+            problems.extend(
+                refuse_mode_without_file(&key, issuer.ca_file.is_some(), issuer.ca_mode.is_some())
+                    .err(),
+            );
             if issuer.accept_any_audience && !issuer.audiences.is_empty() {
-                return Err(ConfigError::new(
+                problems.push(ConfigError::new(
                     format!("{key}.accept_any_audience"),
                     "is set together with `audiences`, which it would not loosen",
                     "keep `audiences` (only tokens for them) or `accept_any_audience = true` (any aud)",
@@ -149,43 +166,43 @@ impl Config {
         for (i, route) in self.routes.iter().enumerate() {
             let key = format!("routes[{i}]");
             if !route.prefix.starts_with('/') {
-                return Err(ConfigError::new(
+                problems.push(ConfigError::new(
                     format!("{key}.prefix"),
                     format!("{:?} does not start with /", route.prefix),
                     "write it like /engine-rest",
                 ));
             }
-            known_upstream(format!("{key}.upstream"), &route.upstream)?;
+            problems.extend(known_upstream(format!("{key}.upstream"), &route.upstream).err());
             if !route.websocket.close_at_expiry && route.websocket.grace_seconds > 0 {
-                return Err(ConfigError::new(
+                problems.push(ConfigError::new(
                     format!("{key}.websocket.grace_seconds"),
                     "has no effect with close_at_expiry = false",
                     format!("remove it, or set {key}.websocket.close_at_expiry = true"),
                 ));
             }
-            check_access(key, &route.access)?;
+            problems.extend(check_access(key, &route.access).err());
         }
         if let Some(camunda) = &self.camunda {
-            known_upstream("camunda.upstream".into(), &camunda.upstream)?;
-            check_access("camunda".into(), &camunda.access)?;
+            problems.extend(known_upstream("camunda.upstream".into(), &camunda.upstream).err());
+            problems.extend(check_access("camunda".into(), &camunda.access).err());
         }
         if let Some(centrifugo) = &self.centrifugo {
-            check_access("centrifugo".into(), &centrifugo.access)?;
+            problems.extend(check_access("centrifugo".into(), &centrifugo.access).err());
         }
         for (i, upstream) in self.upstreams.iter().enumerate() {
             if url::Url::parse(&upstream.url)
                 .map(|u| !matches!(u.scheme(), "http" | "https"))
                 .unwrap_or(true)
             {
-                return Err(ConfigError::new(
+                problems.push(ConfigError::new(
                     format!("upstreams[{i}].url"),
                     format!("{:?} is not an http(s) URL", upstream.url),
                     "write it like http://engine:8080/engine-rest",
                 ));
             }
-            check_upstream_tls(&format!("upstreams[{i}]"), upstream)?;
+            problems.extend(check_upstream_tls(&format!("upstreams[{i}]"), upstream).err());
         }
-        Ok(())
+        problems
     }
 }
 
