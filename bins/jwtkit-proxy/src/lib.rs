@@ -14,6 +14,7 @@ pub mod error;
 pub mod forward;
 pub mod front;
 pub mod idle;
+pub mod logging;
 pub mod metrics;
 pub mod observe;
 pub mod path;
@@ -104,18 +105,6 @@ pub struct Cli {
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-fn init_logging(config: &Config) {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(config.log.level.filter())
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false);
-    let _ = match config.log.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
 }
 
 /// The proxy's router built from TOML configuration text, for in-process harnesses (the fuzz
@@ -238,7 +227,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         )
     };
     overrides.apply(&mut config);
-    init_logging(&config);
+    let log_filter = logging::init(&config.log);
     // The listener's drain: it also ends the WebSocket relays of every configuration served.
     let drain = Drain::new();
     let (app, certificate) = prepare(&config, extra_issuers, None, drain.clone())?;
@@ -267,7 +256,8 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         resolver,
         app.metrics,
         drain.clone(),
-    );
+    )
+    .with_log_filter(log_filter);
     let reloading = tokio::spawn(reloader.run());
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, "listening");

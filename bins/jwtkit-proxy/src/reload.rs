@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::config::Config;
+use crate::logging::LogFilter;
 use crate::metrics::Metrics;
 use crate::server::SharedRouter;
 use crate::server::drain::Drain;
@@ -46,6 +47,8 @@ pub struct Reloader {
     metrics: Arc<Metrics>,
     /// The listener's drain, handed to every new configuration's WebSocket relays.
     drain: Drain,
+    /// The log's filter, set anew when `[log] level` changes.
+    log_filter: Option<LogFilter>,
     /// The files named by a configuration that was read but refused: watched as well, so the
     /// secret it waits for is seen when it appears.
     refused_files: Vec<PathBuf>,
@@ -73,8 +76,16 @@ impl Reloader {
             tls,
             metrics,
             drain,
+            log_filter: None,
             refused_files: Vec::new(),
         }
+    }
+
+    /// Also changes the log's filter when a new configuration's `[log] level` differs (the
+    /// process's log, when [`crate::logging::init`] installed it).
+    pub fn with_log_filter(mut self, log_filter: Option<LogFilter>) -> Self {
+        self.log_filter = log_filter;
+        self
     }
 
     /// Reloads on SIGHUP and on file changes until the task is dropped.
@@ -173,12 +184,35 @@ impl Reloader {
             );
             config.listen = self.serving.listen.clone();
         }
+        if config.log.format != self.serving.log.format {
+            tracing::warn!(
+                serving = ?self.serving.log.format,
+                configured = ?config.log.format,
+                "`[log] format` changed: it takes effect at the next restart"
+            );
+            config.log.format = self.serving.log.format;
+        }
         crate::warm_up(&app.registry).await;
         if let (Some(resolver), Some(certificate)) = (&self.tls, certificate) {
             resolver.set(certificate);
         }
         self.router.store(Arc::new(app.front));
         self.metrics.set_issuers(app.registry);
+        if config.log.level != self.serving.log.level
+            && let Some(filter) = &self.log_filter
+        {
+            match filter.set(&config.log.level) {
+                Ok(()) => tracing::info!(
+                    from = %self.serving.log.level,
+                    to = %config.log.level,
+                    "log level changed"
+                ),
+                Err(err) => {
+                    tracing::error!("{err}; the log keeps level {}", self.serving.log.level);
+                    config.log.level = self.serving.log.level.clone();
+                }
+            }
+        }
         self.serving = config;
         Ok(())
     }

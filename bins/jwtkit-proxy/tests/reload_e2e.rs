@@ -1,6 +1,6 @@
 //! Live reload of the real binary: SIGHUP, a changed configuration file or secret file without
 //! a signal, a broken configuration refused while the old one serves, a request in flight that
-//! finishes on the configuration it started with.
+//! finishes on the configuration it started with, a changed log level.
 
 mod common;
 
@@ -157,6 +157,54 @@ async fn a_broken_configuration_is_refused_and_the_old_one_keeps_serving() {
     proxy.wait_log("configuration reloaded", 1).await;
     assert_eq!(status(&proxy, "/u/x").await, 200);
     assert_eq!(status(&proxy, "/t/x").await, 404);
+}
+
+/// The reloads applied so far, from `/metrics`.
+async fn reloads_applied(proxy: &Proxy) -> String {
+    let metrics = metrics_text(proxy).await;
+    metrics
+        .lines()
+        .find(|l| l.starts_with("jwtkit_proxy_config_reloads_total{result=\"ok\"}"))
+        .unwrap_or("none")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_changed_log_level_applies_without_a_restart() {
+    let echo = RawEcho::start().await;
+    // `info` (the default): every request has its access log line (`request`).
+    let chatty = route_toml(&echo.url(), "/t", "");
+    let proxy = Proxy::with_toml(&chatty, &[]).await;
+    assert_eq!(status(&proxy, "/t/x").await, 200);
+    proxy.wait_log("request", 1).await;
+
+    // `warn`: the reload's own lines are below it, so `/metrics` tells when it is applied.
+    let quiet = chatty.replace("[[upstreams]]", "[log]\nlevel = \"warn\"\n\n[[upstreams]]");
+    std::fs::write(proxy.config_path(), &quiet).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !reloads_applied(&proxy).await.ends_with(" 1") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reload was not applied: {}",
+            proxy.stderr.text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = proxy.log_count("request");
+    assert_eq!(status(&proxy, "/t/x").await, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        proxy.log_count("request"),
+        before,
+        "{}",
+        proxy.stderr.text()
+    );
+
+    // Back to `info`: said, and the access log is on again.
+    std::fs::write(proxy.config_path(), &chatty).unwrap();
+    proxy.wait_log("log level changed", 1).await;
+    assert_eq!(status(&proxy, "/t/x").await, 200);
+    proxy.wait_log("request", before + 1).await;
 }
 
 #[tokio::test]
