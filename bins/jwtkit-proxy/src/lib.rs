@@ -33,7 +33,6 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use clap::Parser;
 use jwtkit_verify::{IssuerConfig, Registry};
-use rustls::sign::CertifiedKey;
 
 use crate::app::App;
 use crate::config::{Config, ConfigError, LogFormat};
@@ -42,7 +41,7 @@ use crate::front::Front;
 use crate::metrics::Metrics;
 use crate::reload::{Reloader, Source};
 use crate::server::drain::Drain;
-use crate::server::tls::{self, CertResolver};
+use crate::server::tls::{self, ListenerTls};
 use crate::server::{Server, SharedRouter};
 
 /// Why the proxy could not start, or stopped serving with an error. The binary prints it as
@@ -141,17 +140,17 @@ impl Overrides {
 
 /// Everything a configuration needs checked before it may serve, as at start, on a reload and
 /// for `--check-config`: the proxy built (every secret and key file read) and the listener's
-/// certificate loaded and matched with its key. `metrics` and `drain` as for
-/// [`app::build_with_metrics`].
+/// certificate loaded and matched with its key, the callers' client CA read. `metrics` and
+/// `drain` as for [`app::build_with_metrics`].
 pub(crate) fn prepare(
     config: &Config,
     extra_issuers: Vec<IssuerConfig>,
     metrics: Option<Arc<Metrics>>,
     drain: Drain,
-) -> Result<(App, Option<Arc<CertifiedKey>>), ConfigError> {
-    let certificate = config.tls.as_ref().map(tls::load_certificate).transpose()?;
+) -> Result<(App, Option<tls::Loaded>), ConfigError> {
+    let tls = config.tls.as_ref().map(tls::load).transpose()?;
     let app = app::build_with_metrics(config, extra_issuers, metrics, drain)?;
-    Ok((app, certificate))
+    Ok((app, tls))
 }
 
 /// Loads the issuers' key sets up front; a failure is logged and serving goes on.
@@ -230,7 +229,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     let log_filter = logging::init(&config.log);
     // The listener's drain: it also ends the WebSocket relays of every configuration served.
     let drain = Drain::new();
-    let (app, certificate) = prepare(&config, extra_issuers, None, drain.clone())?;
+    let (app, tls) = prepare(&config, extra_issuers, None, drain.clone())?;
     warm_up(&app.registry).await;
     let mut front = app.front;
     if let Some(dev) = &dev {
@@ -245,15 +244,15 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             source,
         })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
-    let resolver = certificate.map(|c| Arc::new(CertResolver::new(c)));
-    let acceptor = resolver.clone().map(tls::acceptor).transpose()?;
+    let tls = tls.map(|loaded| Arc::new(ListenerTls::new(loaded)));
+    let acceptor = tls.as_ref().map(|tls| tls.acceptor()).transpose()?;
     let router: SharedRouter = Arc::new(ArcSwap::from_pointee(front));
     let reloader = Reloader::new(
         source,
         overrides,
         config,
         router.clone(),
-        resolver,
+        tls,
         app.metrics,
         drain.clone(),
     )

@@ -20,7 +20,7 @@ use crate::logging::LogFilter;
 use crate::metrics::Metrics;
 use crate::server::SharedRouter;
 use crate::server::drain::Drain;
-use crate::server::tls::CertResolver;
+use crate::server::tls::ListenerTls;
 use crate::{Overrides, StartError};
 
 /// How often the watched files' metadata is read.
@@ -43,7 +43,7 @@ pub struct Reloader {
     overrides: Overrides,
     serving: Config,
     router: SharedRouter,
-    tls: Option<Arc<CertResolver>>,
+    tls: Option<Arc<ListenerTls>>,
     metrics: Arc<Metrics>,
     /// The listener's drain, handed to every new configuration's WebSocket relays.
     drain: Drain,
@@ -64,7 +64,7 @@ impl Reloader {
         overrides: Overrides,
         serving: Config,
         router: SharedRouter,
-        tls: Option<Arc<CertResolver>>,
+        tls: Option<Arc<ListenerTls>>,
         metrics: Arc<Metrics>,
         drain: Drain,
     ) -> Self {
@@ -170,7 +170,7 @@ impl Reloader {
                 "restart the proxy to switch between HTTP and HTTPS",
             )));
         }
-        let (app, certificate) = crate::prepare(
+        let (app, tls) = crate::prepare(
             &config,
             Vec::new(),
             Some(self.metrics.clone()),
@@ -193,8 +193,8 @@ impl Reloader {
             config.log.format = self.serving.log.format;
         }
         crate::warm_up(&app.registry).await;
-        if let (Some(resolver), Some(certificate)) = (&self.tls, certificate) {
-            resolver.set(certificate);
+        if let (Some(listener), Some(loaded)) = (&self.tls, tls) {
+            listener.set(loaded);
         }
         self.router.store(Arc::new(app.front));
         self.metrics.set_issuers(app.registry);

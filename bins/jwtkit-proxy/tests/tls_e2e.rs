@@ -1,5 +1,6 @@
 //! The HTTPS listener (`[tls]`): certificates generated here (`jwtkit_testsupport::tls`: one CA,
-//! leaves for 127.0.0.1), the real binary, real clients (reqwest trusting the CA; a rustls + hyper client
+//! leaves for 127.0.0.1, client certificates of other CAs), the real binary, real clients
+//! (reqwest trusting the CA, with and without a client certificate; a rustls + hyper client
 //! holding one connection open while the certificate files are replaced).
 
 mod common;
@@ -185,6 +186,142 @@ fn start_is_refused_with_a_key_of_another_certificate_or_a_missing_file() {
         &[("JWT_SECRET_KEY", HS_SECRET)],
     );
     assert_refused(&exit, "tls.key_file");
+}
+
+#[test]
+fn start_is_refused_with_an_unreadable_client_ca_or_client_auth_without_one() {
+    let ca = TestCa::new("jwtkit test CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = install(dir.path(), &ca.server());
+    let toml = |extra: &str| {
+        format!(
+            "{HS_ISSUER_TOML}\n[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n{extra}",
+            cert.display(),
+            key.display()
+        )
+    };
+    let hs = [("JWT_SECRET_KEY", HS_SECRET)];
+    refused(
+        Some(&toml("client_auth = \"optional\"\n")),
+        &hs,
+        "tls.client_auth",
+    );
+    refused(
+        Some(&toml("client_auth = \"sometimes\"\n")),
+        &hs,
+        "tls.client_auth",
+    );
+    let missing = dir.path().join("missing-ca.pem");
+    refused(
+        Some(&toml(&format!(
+            "client_ca_file = \"{}\"\n",
+            missing.display()
+        ))),
+        &hs,
+        "tls.client_ca_file",
+    );
+    let not_pem = dir.path().join("not-a-ca.pem");
+    std::fs::write(&not_pem, "not a certificate\n").unwrap();
+    refused(
+        Some(&toml(&format!(
+            "client_ca_file = \"{}\"\n",
+            not_pem.display()
+        ))),
+        &hs,
+        "tls.client_ca_file",
+    );
+}
+
+/// A client that trusts `ca` and, with `identity`, presents that client certificate; a new
+/// client each time, so each check is a new handshake.
+fn mtls_client(ca: &TestCa, identity: Option<&Leaf>) -> reqwest::Client {
+    let mut builder = https_client(ca);
+    if let Some(leaf) = identity {
+        let pem = format!("{}{}", leaf.cert_pem, leaf.key_pem);
+        builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).expect("identity"));
+    }
+    builder.build().expect("client")
+}
+
+/// `GET /t/x` with a valid token over a new connection: the status, or the error's text
+/// (the handshake refused).
+async fn mtls_get(proxy: &Proxy, ca: &TestCa, identity: Option<&Leaf>) -> Result<u16, String> {
+    mtls_client(ca, identity)
+        .get(proxy.url("/t/x"))
+        .bearer_auth(hs_token("alice", Value::Null))
+        .send()
+        .await
+        .map(|response| response.status().as_u16())
+        .map_err(|err| format!("{err:?}"))
+}
+
+#[tokio::test]
+async fn client_certificates_are_required_checked_against_the_client_ca_and_reloaded() {
+    let ca = TestCa::new("jwtkit test CA");
+    let callers = TestCa::new("callers CA");
+    let others = TestCa::new("other callers CA");
+    let (caller, other) = (callers.client("svc-a"), others.client("svc-b"));
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = install(dir.path(), &ca.server());
+    let client_ca = callers.write(dir.path(), "clients.pem");
+    let echo = RawEcho::start().await;
+    let toml = format!(
+        "{}client_ca_file = \"{}\"\n",
+        tls_toml(&echo, &cert, &key),
+        client_ca.display()
+    );
+    let proxy = Proxy::with_toml(&toml, &[]).await;
+
+    assert_eq!(mtls_get(&proxy, &ca, Some(&caller)).await, Ok(200));
+    assert!(mtls_get(&proxy, &ca, None).await.is_err(), "no certificate");
+    assert!(
+        mtls_get(&proxy, &ca, Some(&other)).await.is_err(),
+        "a certificate of another CA"
+    );
+    // Nor one of the CA that issued the listener's own certificate.
+    assert!(mtls_get(&proxy, &ca, Some(&ca.client("x"))).await.is_err());
+
+    // The client CA file replaced (by a rename): new handshakes check against the new CA.
+    let replacement = dir.path().join("clients.new");
+    std::fs::write(&replacement, &others.cert_pem).unwrap();
+    std::fs::rename(&replacement, &client_ca).unwrap();
+    proxy.wait_log("configuration reloaded", 1).await;
+    assert_eq!(mtls_get(&proxy, &ca, Some(&other)).await, Ok(200));
+    assert!(mtls_get(&proxy, &ca, Some(&caller)).await.is_err());
+}
+
+#[tokio::test]
+async fn optional_client_certificates_admit_callers_without_one_but_not_a_bad_one() {
+    let ca = TestCa::new("jwtkit test CA");
+    let callers = TestCa::new("callers CA");
+    let others = TestCa::new("other callers CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = install(dir.path(), &ca.server());
+    let client_ca = callers.write(dir.path(), "clients.pem");
+    let echo = RawEcho::start().await;
+    let toml = format!(
+        "{}client_ca_file = \"{}\"\nclient_auth = \"optional\"\n",
+        tls_toml(&echo, &cert, &key),
+        client_ca.display()
+    );
+    let proxy = Proxy::with_toml(&toml, &[]).await;
+    assert_eq!(mtls_get(&proxy, &ca, None).await, Ok(200));
+    assert_eq!(
+        mtls_get(&proxy, &ca, Some(&callers.client("svc-a"))).await,
+        Ok(200)
+    );
+    assert!(
+        mtls_get(&proxy, &ca, Some(&others.client("svc-b")))
+            .await
+            .is_err()
+    );
+    // Without the JWT a client certificate is not enough: the route still needs a token.
+    let response = mtls_client(&ca, Some(&callers.client("svc-a")))
+        .get(proxy.url("/t/x"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401);
 }
 
 /// A TLS connection of its own (ALPN http/1.1) with an HTTP/1.1 client on it.

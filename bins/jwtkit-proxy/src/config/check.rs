@@ -189,6 +189,16 @@ impl Config {
         if let Some(centrifugo) = &self.centrifugo {
             problems.extend(check_access("centrifugo".into(), &centrifugo.access).err());
         }
+        if let Some(tls) = &self.tls
+            && tls.client_auth.is_some()
+            && tls.client_ca_file.is_none()
+        {
+            problems.push(ConfigError::new(
+                "tls.client_auth",
+                "is set without client_ca_file, which the client certificates are checked against",
+                "add tls.client_ca_file, or remove client_auth",
+            ));
+        }
         for (i, upstream) in self.upstreams.iter().enumerate() {
             if url::Url::parse(&upstream.url)
                 .map(|u| !matches!(u.scheme(), "http" | "https"))

@@ -8,7 +8,7 @@ use jwtkit_jwks::CaMode;
 use jwtkit_keys::Algorithm;
 use serde::Deserialize;
 
-use super::values::{self, LogLevel, MintProfile, ValueError, de};
+use super::values::{self, ClientAuth, LogLevel, MintProfile, ValueError, de};
 use super::{ConfigError, MINTED_ISS, SecretRef};
 use crate::auth::TokenSource;
 
@@ -61,7 +61,8 @@ pub struct Config {
     pub tls: Option<TlsSection>,
 }
 
-/// The listener's certificate: both files PEM, re-read when they change.
+/// The listener's certificate, and the callers' certificates it asks for: every file PEM,
+/// re-read when it changes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSection {
@@ -69,6 +70,14 @@ pub struct TlsSection {
     pub cert_file: PathBuf,
     /// The private key of the leaf: PKCS#8, RSA (PKCS#1) or SEC1 (`tls.key`).
     pub key_file: PathBuf,
+    /// The CA certificates callers' client certificates must chain to (mutual TLS); without
+    /// it no client certificate is asked for.
+    pub client_ca_file: Option<PathBuf>,
+    /// Whether a caller must present a client certificate (`required`, the default with
+    /// `client_ca_file`) or may connect without one (`optional`; one it presents must still
+    /// chain to `client_ca_file`).
+    #[serde(default, deserialize_with = "de::client_auth")]
+    pub client_auth: Option<ClientAuth>,
 }
 
 pub(super) fn default_listen() -> String {

@@ -97,6 +97,11 @@ impl Config {
         if let Some(tls) = &self.tls {
             file(&mut found, "tls.cert_file".to_owned(), Some(&tls.cert_file));
             file(&mut found, "tls.key_file".to_owned(), Some(&tls.key_file));
+            file(
+                &mut found,
+                "tls.client_ca_file".to_owned(),
+                tls.client_ca_file.as_deref(),
+            );
         }
         found
     }
@@ -182,6 +187,7 @@ auth = { type = "mint", secret = { env = "ENGINE_SECRET" } }
 [tls]
 cert_file = "/tls/tls.crt"
 key_file = "/tls/tls.key"
+client_ca_file = "/tls/clients.pem"
 "#,
         )
         .expect("config");
@@ -194,6 +200,7 @@ key_file = "/tls/tls.key"
             "/client/tls.key",
             "/tls/tls.crt",
             "/tls/tls.key",
+            "/tls/clients.pem",
         ]
         .into_iter()
         .map(PathBuf::from)

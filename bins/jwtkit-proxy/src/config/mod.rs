@@ -26,7 +26,7 @@ pub use file::{
     UpstreamSection, WebSocketSection,
 };
 pub use secret::{SecretRef, load_secret, secret_origin};
-pub use values::{LogLevel, MintProfile};
+pub use values::{ClientAuth, LogLevel, MintProfile};
 
 /// The `iss` of every token the proxy mints (Centrifugo connection and subscription tokens, the
 /// upstream credentials of `auth = mint`) whose section sets no `issuer`.

@@ -85,7 +85,7 @@ impl ValueError {
 }
 
 /// The fields whose values are parsed here.
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 13] = [
     "token_from",
     "profile",
     "algorithm",
@@ -98,6 +98,7 @@ const FIELDS: [&str; 12] = [
     "timeout_seconds",
     "ca_mode",
     "grace_seconds",
+    "client_auth",
 ];
 
 /// The `profile` of minted upstream credentials.
@@ -341,6 +342,30 @@ pub fn ca_mode(text: &str) -> Result<CaMode, ValueError> {
     })
 }
 
+/// Whether the listener requires callers' client certificates (`[tls] client_auth`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No handshake without a valid client certificate.
+    #[default]
+    Required,
+    /// A handshake without a client certificate is accepted; an invalid one is refused.
+    Optional,
+}
+
+/// `required` or `optional`.
+pub fn client_auth(text: &str) -> Result<ClientAuth, ValueError> {
+    match text {
+        "required" => Ok(ClientAuth::Required),
+        "optional" => Ok(ClientAuth::Optional),
+        _ => Err(ValueError::new(
+            "client_auth",
+            text,
+            format!("{text:?} is not a client_auth mode"),
+            "use required (no connection without a valid client certificate) or optional",
+        )),
+    }
+}
+
 /// Serde adapters: each reads text and parses it with the function above.
 pub(super) mod de {
     use super::*;
@@ -405,6 +430,10 @@ pub(super) mod de {
 
     pub fn ca_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CaMode>, D::Error> {
         parsed(d, super::ca_mode).map(Some)
+    }
+
+    pub fn client_auth<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientAuth>, D::Error> {
+        parsed(d, super::client_auth).map(Some)
     }
 
     pub fn secret_encoding<'de, D: Deserializer<'de>>(

@@ -1,22 +1,71 @@
 //! The listener's TLS: rustls on the workspace's aws-lc-rs provider, TLS 1.2 and 1.3, ALPN `h2`
-//! and `http/1.1`. The certificate is held by [`CertResolver`] and replaced in place on a
-//! reload: handshakes after the swap present the new one, open connections keep theirs.
+//! and `http/1.1`. The certificate is held by [`CertResolver`], and the check of callers'
+//! client certificates (`client_ca_file`, mutual TLS) by [`ClientVerifier`]; a reload replaces
+//! both in place: handshakes after the swap use the new ones, open connections keep theirs.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{ConfigError, TlsSection};
+use crate::config::{ClientAuth, ConfigError, TlsSection};
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// What `[tls]` names, read and checked: the listener's certificate and the check of callers'
+/// client certificates.
+pub struct Loaded {
+    /// The certificate chain and its key.
+    pub certificate: Arc<CertifiedKey>,
+    /// `None` without `client_ca_file`.
+    pub clients: Option<Clients>,
+}
+
+/// Reads every file of `section` ([`load_certificate`], [`load_client_check`]).
+pub fn load(section: &TlsSection) -> Result<Loaded, ConfigError> {
+    Ok(Loaded {
+        certificate: load_certificate(section)?,
+        clients: load_client_check(section)?,
+    })
+}
+
+/// The listener's TLS as it serves: what a reload replaces in place.
+#[derive(Debug)]
+pub struct ListenerTls {
+    certificate: Arc<CertResolver>,
+    clients: Arc<ClientVerifier>,
+}
+
+impl ListenerTls {
+    /// Serves `loaded`.
+    pub fn new(loaded: Loaded) -> Self {
+        Self {
+            certificate: Arc::new(CertResolver::new(loaded.certificate)),
+            clients: Arc::new(ClientVerifier::new(loaded.clients)),
+        }
+    }
+
+    /// Serves `loaded` from the next handshake on.
+    pub fn set(&self, loaded: Loaded) {
+        self.certificate.set(loaded.certificate);
+        self.clients.set(loaded.clients);
+    }
+
+    /// The acceptor of the listener ([`acceptor`]) over this state.
+    pub fn acceptor(&self) -> Result<TlsAcceptor, rustls::Error> {
+        acceptor(self.certificate.clone(), self.clients.clone())
+    }
 }
 
 /// Reads the certificate chain and private key named by `[tls]` and checks that they belong
@@ -46,6 +95,36 @@ pub fn load_certificate(section: &TlsSection) -> Result<Arc<CertifiedKey>, Confi
     Ok(Arc::new(certified))
 }
 
+/// Reads `[tls] client_ca_file` into the check of callers' client certificates (`None`: no
+/// client certificate is asked for). An error names `tls.client_ca_file`.
+pub fn load_client_check(section: &TlsSection) -> Result<Option<Clients>, ConfigError> {
+    let Some(path) = &section.client_ca_file else {
+        return Ok(None);
+    };
+    let problem = |what: String| {
+        ConfigError::new(
+            "tls.client_ca_file",
+            format!("{}: {what}", path.display()),
+            "give a readable PEM file with the CA certificates that issue the callers' client certificates",
+        )
+    };
+    let mut roots = RootCertStore::empty();
+    for cert in read_pem_certs(path, problem)? {
+        roots
+            .add(cert)
+            .map_err(|e| problem(format!("not a usable CA certificate: {e}")))?;
+    }
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+    let builder = match section.client_auth.unwrap_or_default() {
+        ClientAuth::Required => builder,
+        ClientAuth::Optional => builder.allow_unauthenticated(),
+    };
+    let verifier = builder
+        .build()
+        .map_err(|e| problem(format!("cannot check client certificates with it: {e}")))?;
+    Ok(Some(Clients(verifier)))
+}
+
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let problem = |what: String| {
         ConfigError::new(
@@ -54,6 +133,14 @@ fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> 
             "give a readable PEM file with the certificate chain, leaf first",
         )
     };
+    read_pem_certs(path, problem)
+}
+
+/// The certificates of the PEM file at `path`, at least one; `problem` makes the error.
+fn read_pem_certs(
+    path: &Path,
+    problem: impl Fn(String) -> ConfigError,
+) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let text = std::fs::read(path).map_err(|e| problem(format!("cannot read: {}", e.kind())))?;
     let certs = CertificateDer::pem_slice_iter(&text)
         .collect::<Result<Vec<_>, _>>()
@@ -103,12 +190,104 @@ impl ResolvesServerCert for CertResolver {
     }
 }
 
+/// The check of callers' client certificates that `[tls] client_ca_file` configures.
+#[derive(Debug)]
+pub struct Clients(Arc<dyn ClientCertVerifier>);
+
+/// The check of callers' client certificates every handshake makes, replaced in place by
+/// [`ClientVerifier::set`]; with none set, no client certificate is asked for.
+#[derive(Debug, Default)]
+pub struct ClientVerifier {
+    current: ArcSwap<Option<Clients>>,
+}
+
+impl ClientVerifier {
+    /// Starts with `clients`.
+    pub fn new(clients: Option<Clients>) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(clients),
+        }
+    }
+
+    /// Checks client certificates with `clients` from the next handshake on.
+    pub fn set(&self, clients: Option<Clients>) {
+        self.current.store(Arc::new(clients));
+    }
+
+    /// The current check; an error when there is none (the handshake asked for no certificate
+    /// and a reload happened since).
+    fn current(&self) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
+        match &**self.current.load() {
+            Some(Clients(verifier)) => Ok(verifier.clone()),
+            None => Err(rustls::Error::General(
+                "client certificates are no longer checked".into(),
+            )),
+        }
+    }
+}
+
+impl ClientCertVerifier for ClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.current.load().is_some()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.current().is_ok_and(|v| v.client_auth_mandatory())
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        // No hints (allowed by TLS 1.2 and 1.3): they would borrow from a verifier a reload
+        // may replace. A client then offers the certificate it has.
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.current()?
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        match self.current() {
+            Ok(verifier) => verifier.supported_verify_schemes(),
+            Err(_) => provider()
+                .signature_verification_algorithms
+                .supported_schemes(),
+        }
+    }
+}
+
 /// The acceptor of the listener: TLS 1.2 and 1.3, ALPN `h2` then `http/1.1`, the certificate
-/// of `resolver`.
-pub fn acceptor(resolver: Arc<CertResolver>) -> Result<TlsAcceptor, rustls::Error> {
+/// of `resolver`, callers' client certificates checked by `clients`.
+pub fn acceptor(
+    resolver: Arc<CertResolver>,
+    clients: Arc<ClientVerifier>,
+) -> Result<TlsAcceptor, rustls::Error> {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
+        .with_client_cert_verifier(clients)
         .with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
