@@ -181,17 +181,17 @@ impl Forwarder {
             Ok(caller) => caller,
             Err(err) => return err.into_response(),
         };
-        let upgrade = if websocket::is_upgrade(&request) {
+        let upgrade = if let Some(handshake) = websocket::handshake(&request) {
             if route.access.cookie_names().next().is_some()
-                && !websocket::origin_allowed(request.headers(), &forwarder.cors_origins)
+                && !websocket::origin_allowed(&request, &forwarder.cors_origins)
             {
                 return ApiError::forbidden(
                 "this page's origin may not open WebSockets on this route: list it in cors_origins",
             )
             .into_response();
             }
-            // Taken before the request is consumed; it resolves once the caller has the 101.
-            Some(hyper::upgrade::on(&mut request))
+            // Taken before the request is consumed; it resolves once the caller has the answer.
+            Some((handshake, hyper::upgrade::on(&mut request)))
         } else {
             None
         };
@@ -475,7 +475,7 @@ async fn forward(
     route: &ProxyRoute,
     caller: &Caller,
     request: Request,
-    upgrade: Option<hyper::upgrade::OnUpgrade>,
+    upgrade: Option<(websocket::Handshake, hyper::upgrade::OnUpgrade)>,
     from: Peer,
 ) -> Result<Response, ApiError> {
     let peer = from.addr.map(|addr| addr.ip());
@@ -508,9 +508,18 @@ async fn forward(
     }
     remove_inbound_identity(&mut headers, &route.inbound, route.access.cookie_names());
     // `Host` is the upstream's: [`Upstream::send`] replaces or removes it.
-    if upgrade.is_some() {
-        websocket::upgrade_request_headers(&mut headers);
-    }
+    let mut method = parts.method;
+    let upgrade = upgrade.map(|(handshake, upgrade)| {
+        // An HTTP/2 extended CONNECT goes upstream as the HTTP/1.1 upgrade `GET` it stands for.
+        if handshake == websocket::Handshake::Http2 {
+            method = axum::http::Method::GET;
+        }
+        websocket::Inbound {
+            handshake,
+            upgrade,
+            key: websocket::upgrade_request_headers(&mut headers, handshake),
+        }
+    });
     // Only a trusted peer's list is continued; anyone else's is replaced by the peer (and
     // removed when the peer is unknown, as in in-process harnesses).
     let forwarded_for = match (previous_for, peer) {
@@ -552,13 +561,7 @@ async fn forward(
     };
     let sent = route
         .upstream
-        .send(
-            caller,
-            parts.method,
-            (path, query.as_deref()),
-            headers,
-            body,
-        )
+        .send(caller, method, (path, query.as_deref()), headers, body)
         .await;
     let response = match sent {
         Err(upstream_error) => {
@@ -569,6 +572,21 @@ async fn forward(
         Ok(response) => response,
     };
 
+    if let Some(inbound) = &upgrade
+        && inbound.handshake == websocket::Handshake::Http2
+        && response.status().is_success()
+    {
+        // A 2xx to an extended CONNECT says the socket is open (RFC 8441 §5): an upstream
+        // that answered the upgrade without switching must not look like one that did.
+        return Err(ApiError::new(
+            ErrorKind::UpstreamError,
+            format!(
+                "upstream {} answered a WebSocket handshake with {} instead of switching",
+                route.upstream.name,
+                response.status()
+            ),
+        ));
+    }
     if let Some(inbound) = upgrade
         && response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS
     {

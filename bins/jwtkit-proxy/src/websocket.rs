@@ -5,6 +5,11 @@
 //! code 1008, `token expired`) without cutting a frame in two, and close both sides with 1001
 //! (`proxy shutting down`) when the proxy stops.
 //!
+//! A handshake comes as an HTTP/1.1 upgrade (RFC 6455) or, on an HTTP/2 connection, as an
+//! extended `CONNECT` (RFC 8441, [`Handshake::Http2`]); the upstream gets an HTTP/1.1 upgrade
+//! either way, with a key of the proxy's own for an HTTP/2 caller (which sends none), and its
+//! answer's `Sec-WebSocket-Accept` checked by the proxy.
+//!
 //! Because the proxy reads the frames, it negotiates no extension: `Sec-WebSocket-Extensions`
 //! is removed from the forwarded handshake (compressed permessage-deflate frames could not be
 //! read), and an upstream that answers 101 with an extension anyway is refused with 502.
@@ -94,6 +99,32 @@ impl Lifetime {
     }
 }
 
+/// How a WebSocket handshake came.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handshake {
+    /// An HTTP/1.1 `GET` with `Upgrade: websocket` ([`is_upgrade`]); the caller's
+    /// `Sec-WebSocket-Key` goes upstream and the upstream's answer to it comes back.
+    Http1,
+    /// An HTTP/2 extended `CONNECT` with `:protocol` `websocket` (RFC 8441 §4). The caller
+    /// sends no key and expects `200`, so the proxy upgrades toward the upstream with a key
+    /// of its own, checks the answer's `Sec-WebSocket-Accept`, and answers `200`.
+    Http2,
+}
+
+/// The WebSocket handshake `request` is, if it is one.
+pub fn handshake<B>(request: &axum::http::Request<B>) -> Option<Handshake> {
+    if request.method() == Method::CONNECT {
+        // Only HTTP/2 carries `:protocol` (hyper accepts it once the listener has said it
+        // takes extended CONNECT).
+        return request
+            .extensions()
+            .get::<hyper::ext::Protocol>()
+            .is_some_and(|protocol| protocol.as_str().eq_ignore_ascii_case("websocket"))
+            .then_some(Handshake::Http2);
+    }
+    is_upgrade(request).then_some(Handshake::Http1)
+}
+
 /// True when `request` asks to switch to WebSocket: an HTTP/1.1 GET with `Connection: upgrade`
 /// and `Upgrade: websocket` (RFC 6455 §4.1). Other `Upgrade` protocols are not switched to:
 /// such requests are forwarded as plain requests, their `Upgrade` removed as hop-by-hop.
@@ -117,10 +148,12 @@ pub fn is_upgrade<B>(request: &axum::http::Request<B>) -> bool {
 
 /// True when a handshake on a route that takes tokens from a cookie may go on: it carries no
 /// `Origin` (not a browser), or its origin is the one the proxy was asked for (`Origin`'s
-/// host and port equal `Host`), or it is listed in `cors_origins`. A WebSocket handshake is
-/// not subject to CORS and browsers send cookies with it, so without this check any site
-/// could open a socket with a visitor's cookie (cross-site WebSocket hijacking).
-pub fn origin_allowed(headers: &HeaderMap, cors_origins: &[HeaderValue]) -> bool {
+/// host and port equal `Host`, or on HTTP/2 the request's `:authority`), or it is listed in
+/// `cors_origins`. A WebSocket handshake is not subject to CORS and browsers send cookies
+/// with it, so without this check any site could open a socket with a visitor's cookie
+/// (cross-site WebSocket hijacking).
+pub fn origin_allowed<B>(request: &axum::http::Request<B>, cors_origins: &[HeaderValue]) -> bool {
+    let headers = request.headers();
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
@@ -132,18 +165,46 @@ pub fn origin_allowed(headers: &HeaderMap, cors_origins: &[HeaderValue]) -> bool
         .ok()
         .and_then(|o| o.split_once("://"))
         .map(|(_, authority)| authority);
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    // HTTP/2 names the authority in `:authority`; a `Host` field only stands in for it.
+    let host = match request.uri().authority() {
+        Some(authority) if request.version() == Version::HTTP_2 => Some(authority.as_str()),
+        _ => headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+    };
     matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
 }
 
 /// Puts back the upgrade headers that hop-by-hop cleaning removed from a forwarded upgrade
 /// request, and removes the extension offer (the relay reads frames; see the module docs).
-/// `Sec-WebSocket-Key`, `-Version` and `-Protocol` pass as they came: the upstream answers the
-/// caller's key, and the caller checks that answer.
-pub fn upgrade_request_headers(headers: &mut HeaderMap) {
+/// For an HTTP/1.1 handshake `Sec-WebSocket-Key`, `-Version` and `-Protocol` pass as they came:
+/// the upstream answers the caller's key, and the caller checks that answer. For an HTTP/2 one
+/// (no key) the proxy's own key and version 13 are set, and the key is returned for
+/// [`switch`] to check the answer with; `-Protocol` passes as it came.
+pub fn upgrade_request_headers(headers: &mut HeaderMap, handshake: Handshake) -> Option<String> {
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
+    if handshake == Handshake::Http1 {
+        return None;
+    }
+    let key = tokio_tungstenite::tungstenite::handshake::client::generate_key();
+    let value = HeaderValue::from_str(&key).expect("a base64 key is a header value");
+    headers.insert(header::SEC_WEBSOCKET_KEY, value);
+    headers.insert(
+        header::SEC_WEBSOCKET_VERSION,
+        HeaderValue::from_static("13"),
+    );
+    Some(key)
+}
+
+/// The caller's side of a handshake being forwarded: how it came, the connection hyper hands
+/// over once the caller has the answer, and (HTTP/2) the key the proxy sent upstream.
+pub struct Inbound {
+    /// How the handshake came.
+    pub handshake: Handshake,
+    /// The caller's connection (HTTP/1.1) or stream (HTTP/2), once answered.
+    pub upgrade: OnUpgrade,
+    /// The proxy's `Sec-WebSocket-Key` toward the upstream, for an HTTP/2 caller.
+    pub key: Option<String>,
 }
 
 /// What a relay needs besides the two connections.
@@ -160,11 +221,13 @@ pub struct Socket {
     pub drain: Drain,
 }
 
-/// The caller's 101 answer to an upstream's 101 (whose headers, hop-by-hop ones removed, are
-/// `headers`), with the relay of `socket` started: it runs once both connections are handed
-/// over. 502 when the upstream accepted an extension that was not offered.
+/// The caller's answer to an upstream's 101 (whose headers, hop-by-hop ones removed, are
+/// `headers`): 101 to an HTTP/1.1 caller, 200 to an HTTP/2 one (RFC 8441 §5), with the relay of
+/// `socket` started: it runs once both connections are handed over. 502 when the upstream
+/// accepted an extension that was not offered, or (HTTP/2) answered another key than the
+/// proxy's.
 pub fn switch(
-    inbound: OnUpgrade,
+    inbound: Inbound,
     mut upstream: Response<hyper::body::Incoming>,
     mut headers: HeaderMap,
     socket: Socket,
@@ -175,8 +238,26 @@ pub fn switch(
             "the upstream accepted a WebSocket extension the proxy did not offer",
         ));
     }
+    let status = match &inbound.key {
+        None => {
+            upgrade_request_headers(&mut headers, Handshake::Http1);
+            StatusCode::SWITCHING_PROTOCOLS
+        }
+        Some(key) => {
+            let expected =
+                tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+            let accept = headers.remove(header::SEC_WEBSOCKET_ACCEPT);
+            if accept.as_ref().map(HeaderValue::as_bytes) != Some(expected.as_bytes()) {
+                return Err(ApiError::new(
+                    ErrorKind::UpstreamError,
+                    "the upstream's WebSocket answer does not match the proxy's key",
+                ));
+            }
+            StatusCode::OK
+        }
+    };
     let outbound = hyper::upgrade::on(&mut upstream);
-    upgrade_request_headers(&mut headers);
+    let inbound = inbound.upgrade;
     // Taken now: a drain that starts while the upgrade completes still ends the relay.
     let shutdown = socket.drain.watcher();
     tokio::spawn(socket.drain.clone().track(async move {
@@ -202,7 +283,7 @@ pub fn switch(
         tracing::debug!(route = %socket.route, reason = end.reason(), "websocket closed");
     }));
     let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    *response.status_mut() = status;
     *response.headers_mut() = headers;
     Ok(response)
 }
@@ -426,21 +507,67 @@ mod tests {
     }
 
     #[test]
-    fn cookie_handshakes_come_from_the_same_origin_or_a_listed_one() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, "proxy.example:8443".parse().unwrap());
-        let listed = ["https://app.example".parse().unwrap()];
-        assert!(origin_allowed(&headers, &listed));
-        let with = |origin: &str| {
-            let mut headers = headers.clone();
-            headers.insert(header::ORIGIN, origin.parse().unwrap());
-            origin_allowed(&headers, &listed)
+    fn handshakes_are_http1_upgrades_or_extended_connects_for_websocket() {
+        let upgrade = request(Method::GET, "upgrade", "websocket");
+        assert_eq!(handshake(&upgrade), Some(Handshake::Http1));
+        let connect = |protocol: Option<&'static str>| {
+            let mut request = Request::builder()
+                .method(Method::CONNECT)
+                .version(Version::HTTP_2)
+                .uri("https://proxy.example/ws")
+                .body(())
+                .unwrap();
+            if let Some(protocol) = protocol {
+                request
+                    .extensions_mut()
+                    .insert(hyper::ext::Protocol::from_static(protocol));
+            }
+            request
         };
-        assert!(with("https://proxy.example:8443"));
-        assert!(with("https://app.example"));
-        assert!(!with("https://evil.example"));
-        assert!(!with("https://proxy.example"));
-        assert!(!with("null"));
+        assert_eq!(
+            handshake(&connect(Some("websocket"))),
+            Some(Handshake::Http2)
+        );
+        assert_eq!(
+            handshake(&connect(Some("WebSocket"))),
+            Some(Handshake::Http2)
+        );
+        assert_eq!(handshake(&connect(Some("connect-udp"))), None);
+        assert_eq!(handshake(&connect(None)), None, "a plain CONNECT");
+        assert_eq!(handshake(&request(Method::GET, "keep-alive", "")), None);
+    }
+
+    #[test]
+    fn cookie_handshakes_come_from_the_same_origin_or_a_listed_one() {
+        let listed = ["https://app.example".parse().unwrap()];
+        // HTTP/1.1 names the host in `Host`, HTTP/2 in `:authority` (a `Host` field there
+        // does not override it).
+        let handshake = |http2: bool, origin: Option<&str>| {
+            let builder = if http2 {
+                Request::builder()
+                    .version(Version::HTTP_2)
+                    .uri("https://proxy.example:8443/ws")
+                    .header(header::HOST, "evil.example")
+            } else {
+                Request::builder()
+                    .uri("/ws")
+                    .header(header::HOST, "proxy.example:8443")
+            };
+            let builder = match origin {
+                Some(origin) => builder.header(header::ORIGIN, origin),
+                None => builder,
+            };
+            origin_allowed(&builder.body(()).unwrap(), &listed)
+        };
+        for http2 in [false, true] {
+            let with = |origin| handshake(http2, Some(origin));
+            assert!(handshake(http2, None));
+            assert!(with("https://proxy.example:8443"));
+            assert!(with("https://app.example"));
+            assert!(!with("https://evil.example"));
+            assert!(!with("https://proxy.example"));
+            assert!(!with("null"));
+        }
     }
 
     #[test]
@@ -454,11 +581,25 @@ mod tests {
             header::SEC_WEBSOCKET_KEY,
             "dGhlIHNhbXBsZSBub25jZQ==".parse().unwrap(),
         );
-        upgrade_request_headers(&mut headers);
+        assert_eq!(
+            upgrade_request_headers(&mut headers, Handshake::Http1),
+            None
+        );
         assert!(!headers.contains_key(header::SEC_WEBSOCKET_EXTENSIONS));
         assert_eq!(headers[header::UPGRADE], "websocket");
         assert_eq!(headers[header::CONNECTION], "upgrade");
-        assert!(headers.contains_key(header::SEC_WEBSOCKET_KEY));
+        assert_eq!(
+            headers[header::SEC_WEBSOCKET_KEY],
+            "dGhlIHNhbXBsZSBub25jZQ=="
+        );
+        // An HTTP/2 caller sends no key: the proxy's own, fresh each time, and version 13.
+        let mut http2 = HeaderMap::new();
+        let key = upgrade_request_headers(&mut http2, Handshake::Http2).expect("a key");
+        assert_eq!(http2[header::SEC_WEBSOCKET_KEY], key.as_str());
+        assert_eq!(http2[header::SEC_WEBSOCKET_VERSION], "13");
+        assert_eq!(http2[header::UPGRADE], "websocket");
+        let other = upgrade_request_headers(&mut HeaderMap::new(), Handshake::Http2);
+        assert_ne!(other.as_deref(), Some(key.as_str()));
     }
 
     fn caller(claims: serde_json::Value) -> Caller {

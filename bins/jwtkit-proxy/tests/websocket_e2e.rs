@@ -2,7 +2,8 @@
 //! binary and a real tokio-tungstenite upstream, all on 127.0.0.1. Echo of text and binary,
 //! refusals at the handshake (401, 403), tokens from the query and a cookie, what the upstream
 //! sees at the handshake, closing at the token's `exp` (1008 `token expired`, the option off,
-//! grace), closing at SIGTERM (1001), many concurrent sockets, and the upstream closing first.
+//! grace), closing at SIGTERM (1001), many concurrent sockets, the upstream closing first, and
+//! sockets opened over HTTP/2 (RFC 8441 extended CONNECT, a hyper HTTP/2 client).
 
 mod common;
 
@@ -11,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
 use jwtkit_mint::Expiry;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
@@ -222,7 +224,10 @@ async fn refusal(request: ClientRequest) -> u16 {
 }
 
 /// Sends `message` and expects it back (skipping pongs).
-async fn echo(socket: &mut Client, message: Message) {
+async fn echo<S>(socket: &mut WebSocketStream<S>, message: Message)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     socket.send(message.clone()).await.expect("send");
     loop {
         let got = tokio::time::timeout(Duration::from_secs(5), socket.next())
@@ -333,6 +338,104 @@ async fn text_and_binary_echo_through_the_proxy_and_the_upstream_sees_the_identi
     assert_eq!(seen.header("upgrade"), Some("websocket"));
     assert!(seen.header("sec-websocket-key").is_some());
     assert_eq!(upstream.close_of("/ws/chat").await.0, 1000);
+}
+
+/// A WebSocket over HTTP/2 (RFC 8441), as a browser opens one on an HTTP/2 connection: an h2c
+/// connection to the proxy (prior knowledge), then an extended `CONNECT` to `path` with
+/// `:protocol` `websocket` and no key. Returns the answer's status and, on 200, the socket.
+async fn connect_h2(
+    proxy: &Proxy,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (
+    u16,
+    Option<WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>>,
+) {
+    let stream = TcpStream::connect(proxy.addr).await.expect("connect");
+    let (mut sender, connection) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .handshake(TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    tokio::spawn(connection);
+    let empty = || http_body_util::Empty::<bytes::Bytes>::new();
+    // One plain request first: the proxy's SETTINGS (extended CONNECT allowed) have arrived
+    // once it is answered.
+    let health = hyper::Request::get(format!("http://{}/health", proxy.addr))
+        .body(empty())
+        .unwrap();
+    let answer = sender.send_request(health).await.expect("GET /health");
+    assert_eq!(answer.status(), 200);
+    let mut request = hyper::Request::builder()
+        .method(hyper::Method::CONNECT)
+        .uri(format!("http://{}{path}", proxy.addr))
+        .header("sec-websocket-version", "13");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut request = request.body(empty()).unwrap();
+    request
+        .extensions_mut()
+        .insert(hyper::ext::Protocol::from_static("websocket"));
+    let mut response = sender.send_request(request).await.expect("an answer");
+    let status = response.status().as_u16();
+    if status != 200 {
+        return (status, None);
+    }
+    let upgraded = hyper::upgrade::on(&mut response)
+        .await
+        .expect("the stream handed over");
+    let socket = WebSocketStream::from_raw_socket(
+        TokioIo::new(upgraded),
+        tokio_tungstenite::tungstenite::protocol::Role::Client,
+        None,
+    )
+    .await;
+    (status, Some(socket))
+}
+
+#[tokio::test]
+async fn http2_clients_open_sockets_with_extended_connect() {
+    let (upstream, proxy) = stack().await;
+    assert_eq!(connect_h2(&proxy, "/ws/h2", &[]).await.0, 401, "no token");
+    let token = hs_token("alice", json!({}));
+    let bearer = format!("Bearer {token}");
+    // A cookie route checks the origin as for HTTP/1.1, against `:authority`.
+    let authority = format!("http://{}", proxy.addr);
+    let cookie = format!("__session={token}");
+    let evil = [
+        ("cookie", cookie.as_str()),
+        ("origin", "https://evil.example"),
+    ];
+    assert_eq!(connect_h2(&proxy, "/c/h2", &evil).await.0, 403);
+    let same = [("cookie", cookie.as_str()), ("origin", authority.as_str())];
+    let (status, socket) = connect_h2(&proxy, "/c/h2", &same).await;
+    assert_eq!(status, 200);
+    drop(socket);
+
+    let (status, socket) = connect_h2(
+        &proxy,
+        "/ws/h2?room=2",
+        &[("authorization", &bearer), ("x-user-id", "mallory")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut socket = socket.expect("a socket");
+    echo(&mut socket, Message::text("hello over HTTP/2")).await;
+    echo(&mut socket, Message::binary(vec![0u8, 1, 2, 255])).await;
+    socket.close(None).await.expect("close");
+    // The upstream saw an HTTP/1.1 upgrade with the proxy's own key and the caller's identity.
+    let seen = upstream
+        .seen()
+        .into_iter()
+        .find(|s| s.target == "/ws/h2?room=2")
+        .expect("the upstream saw the handshake");
+    assert_eq!(seen.header("upgrade"), Some("websocket"));
+    assert_eq!(seen.header("sec-websocket-version"), Some("13"));
+    assert!(seen.header("sec-websocket-key").is_some());
+    assert_eq!(seen.header("x-user-id"), Some("alice"));
+    assert_eq!(seen.header("authorization"), None);
+    assert_eq!(upstream.close_of("/ws/h2").await.0, 1000);
 }
 
 #[tokio::test]
@@ -567,17 +670,19 @@ async fn an_upstream_accepting_an_extension_that_was_not_offered_is_502() {
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let server = tokio::spawn(async move {
         // Plain GETs (the proxy's `/health` look) are answered 200; the handshake 101 with an
-        // extension, which a relay of frames could not read.
+        // extension, which a relay of frames could not read; below `/ws/accept`, 101 with an
+        // answer to another key than the proxy's (for an HTTP/2 caller, the proxy's own).
         while let Ok((mut stream, _)) = listener.accept().await {
             let mut head = Vec::new();
             let mut byte = [0u8; 1];
             while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.unwrap_or(0) == 1 {
                 head.push(byte[0]);
             }
-            let answer = if String::from_utf8_lossy(&head)
-                .to_ascii_lowercase()
-                .contains("upgrade: websocket")
-            {
+            let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let answer = if head.contains("upgrade: websocket") && head.contains("/ws/accept") {
+                "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\
+                 sec-websocket-accept: x\r\n\r\n"
+            } else if head.contains("upgrade: websocket") {
                 "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\
                  sec-websocket-accept: x\r\nsec-websocket-extensions: permessage-deflate\r\n\r\n"
             } else {
@@ -590,6 +695,10 @@ async fn an_upstream_accepting_an_extension_that_was_not_offered_is_502() {
     let proxy = Proxy::with_toml(&echo_toml("", &url, routes), &[]).await;
     let token = hs_token("lena", json!({}));
     assert_eq!(refusal(request(&proxy, "/ws", Some(&token))).await, 502);
+    let bearer = format!("Bearer {token}");
+    let auth = [("authorization", bearer.as_str())];
+    assert_eq!(connect_h2(&proxy, "/ws", &auth).await.0, 502);
+    assert_eq!(connect_h2(&proxy, "/ws/accept", &auth).await.0, 502);
     server.abort();
 }
 
@@ -609,4 +718,12 @@ async fn an_upstream_that_does_not_switch_answers_as_a_plain_response() {
     let before = echo.hits();
     assert_eq!(refusal(request(&proxy, "/plain", Some(&token))).await, 200);
     assert_eq!(echo.hits(), before + 1);
+    // To an HTTP/2 caller a 2xx would say the socket is open: it gets 502 instead.
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        connect_h2(&proxy, "/plain", &[("authorization", &bearer)])
+            .await
+            .0,
+        502
+    );
 }
