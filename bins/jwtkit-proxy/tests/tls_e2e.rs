@@ -255,68 +255,77 @@ async fn mtls_get(proxy: &Proxy, ca: &TestCa, identity: Option<&Leaf>) -> Result
         .map_err(|err| format!("{err:?}"))
 }
 
-#[tokio::test]
-async fn client_certificates_are_required_checked_against_the_client_ca_and_reloaded() {
+/// A proxy on TLS that asks for client certificates of `callers` (`client_ca_file`, and
+/// `extra` lines in `[tls]`); `others` issues certificates it does not take.
+struct MtlsStack {
+    ca: TestCa,
+    callers: TestCa,
+    others: TestCa,
+    client_ca: PathBuf,
+    proxy: Proxy,
+    _echo: RawEcho,
+    _dir: tempfile::TempDir,
+}
+
+async fn mtls_stack(extra: &str) -> MtlsStack {
     let ca = TestCa::new("jwtkit test CA");
     let callers = TestCa::new("callers CA");
-    let others = TestCa::new("other callers CA");
-    let (caller, other) = (callers.client("svc-a"), others.client("svc-b"));
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = install(dir.path(), &ca.server());
     let client_ca = callers.write(dir.path(), "clients.pem");
     let echo = RawEcho::start().await;
     let toml = format!(
-        "{}client_ca_file = \"{}\"\n",
+        "{}client_ca_file = \"{}\"\n{extra}",
         tls_toml(&echo, &cert, &key),
         client_ca.display()
     );
     let proxy = Proxy::with_toml(&toml, &[]).await;
+    MtlsStack {
+        ca,
+        callers,
+        others: TestCa::new("other callers CA"),
+        client_ca,
+        proxy,
+        _echo: echo,
+        _dir: dir,
+    }
+}
 
-    assert_eq!(mtls_get(&proxy, &ca, Some(&caller)).await, Ok(200));
-    assert!(mtls_get(&proxy, &ca, None).await.is_err(), "no certificate");
+#[tokio::test]
+async fn client_certificates_are_required_checked_against_the_client_ca_and_reloaded() {
+    let stack = mtls_stack("").await;
+    let (ca, proxy, client_ca) = (&stack.ca, &stack.proxy, &stack.client_ca);
+    let (callers, others) = (&stack.callers, &stack.others);
+    let (caller, other) = (callers.client("svc-a"), others.client("svc-b"));
+    assert_eq!(mtls_get(proxy, ca, Some(&caller)).await, Ok(200));
+    assert!(mtls_get(proxy, ca, None).await.is_err(), "no certificate");
     assert!(
-        mtls_get(&proxy, &ca, Some(&other)).await.is_err(),
+        mtls_get(proxy, ca, Some(&other)).await.is_err(),
         "a certificate of another CA"
     );
     // Nor one of the CA that issued the listener's own certificate.
-    assert!(mtls_get(&proxy, &ca, Some(&ca.client("x"))).await.is_err());
+    assert!(mtls_get(proxy, ca, Some(&ca.client("x"))).await.is_err());
 
     // The client CA file replaced (by a rename): new handshakes check against the new CA.
-    let replacement = dir.path().join("clients.new");
+    let replacement = client_ca.with_extension("new");
     std::fs::write(&replacement, &others.cert_pem).unwrap();
-    std::fs::rename(&replacement, &client_ca).unwrap();
+    std::fs::rename(&replacement, client_ca).unwrap();
     proxy.wait_log("configuration reloaded", 1).await;
-    assert_eq!(mtls_get(&proxy, &ca, Some(&other)).await, Ok(200));
-    assert!(mtls_get(&proxy, &ca, Some(&caller)).await.is_err());
+    assert_eq!(mtls_get(proxy, ca, Some(&other)).await, Ok(200));
+    assert!(mtls_get(proxy, ca, Some(&caller)).await.is_err());
 }
 
 #[tokio::test]
 async fn optional_client_certificates_admit_callers_without_one_but_not_a_bad_one() {
-    let ca = TestCa::new("jwtkit test CA");
-    let callers = TestCa::new("callers CA");
-    let others = TestCa::new("other callers CA");
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = install(dir.path(), &ca.server());
-    let client_ca = callers.write(dir.path(), "clients.pem");
-    let echo = RawEcho::start().await;
-    let toml = format!(
-        "{}client_ca_file = \"{}\"\nclient_auth = \"optional\"\n",
-        tls_toml(&echo, &cert, &key),
-        client_ca.display()
-    );
-    let proxy = Proxy::with_toml(&toml, &[]).await;
-    assert_eq!(mtls_get(&proxy, &ca, None).await, Ok(200));
-    assert_eq!(
-        mtls_get(&proxy, &ca, Some(&callers.client("svc-a"))).await,
-        Ok(200)
-    );
-    assert!(
-        mtls_get(&proxy, &ca, Some(&others.client("svc-b")))
-            .await
-            .is_err()
-    );
+    let stack = mtls_stack("client_auth = \"optional\"\n").await;
+    let (ca, proxy) = (&stack.ca, &stack.proxy);
+    let caller = stack.callers.client("svc-a");
+    assert_eq!(mtls_get(proxy, ca, None).await, Ok(200));
+    assert_eq!(mtls_get(proxy, ca, Some(&caller)).await, Ok(200));
+    let other = stack.others.client("svc-b");
+    assert!(mtls_get(proxy, ca, Some(&other)).await.is_err());
     // Without the JWT a client certificate is not enough: the route still needs a token.
-    let response = mtls_client(&ca, Some(&callers.client("svc-a")))
+    let response = mtls_client(ca, Some(&caller))
         .get(proxy.url("/t/x"))
         .send()
         .await
