@@ -509,16 +509,18 @@ async fn forward(
     remove_inbound_identity(&mut headers, &route.inbound, route.access.cookie_names());
     // `Host` is the upstream's: [`Upstream::send`] replaces or removes it.
     let mut method = parts.method;
+    // Boxed: every request's future holds this across the upstream's answer, and handshakes
+    // are rare.
     let upgrade = upgrade.map(|(handshake, upgrade)| {
         // An HTTP/2 extended CONNECT goes upstream as the HTTP/1.1 upgrade `GET` it stands for.
         if handshake == websocket::Handshake::Http2 {
             method = axum::http::Method::GET;
         }
-        websocket::Inbound {
+        Box::new(websocket::Inbound {
             handshake,
             upgrade,
             key: websocket::upgrade_request_headers(&mut headers, handshake),
-        }
+        })
     });
     // Only a trusted peer's list is continued; anyone else's is replaced by the peer (and
     // removed when the peer is unknown, as in in-process harnesses).
@@ -599,7 +601,7 @@ async fn forward(
             route: prefix.label().to_owned(),
             drain: forwarder.drain.clone(),
         };
-        return websocket::switch(inbound, response, headers, socket);
+        return websocket::switch(*inbound, response, headers, socket);
     }
     let (parts, body) = response.into_parts();
     let mut headers = parts.headers;
