@@ -19,7 +19,7 @@ use crate::client::{ClientOptions, UpstreamClient};
 use crate::config::issuers::{MintingKey, caller_keys, issuer_config, refuse_shared_hmac_keys};
 use crate::config::{Config, ConfigError, UpstreamAuth, secret_origin};
 use crate::forward::{Forwarder, InboundHeaders, ProxyRoute};
-use crate::front::{Direct, FixedRoutes, Front};
+use crate::front::{Direct, FixedRoutes, Front, SimpleCors};
 use crate::metrics::Metrics;
 use crate::observe::Observer;
 use crate::routes::{Prefix, RouteTable};
@@ -246,20 +246,11 @@ fn wire(
             observer.clone(),
             crate::observe::limit_and_observe,
         ));
-    if config.cors_origins.is_empty() {
-        let direct = Direct {
-            fixed: fixed_paths,
-            observer,
-            forwarder,
-            max_body_bytes: config.limits.max_body_bytes,
-        };
-        return Front::new(app, Some(direct));
-    }
-    {
-        let origins = config.cors_origins.clone();
+    let mut cors = None;
+    if !config.cors_origins.is_empty() {
         app = app.layer(
             CorsLayer::new()
-                .allow_origin(AllowOrigin::list(origins))
+                .allow_origin(AllowOrigin::list(config.cors_origins.clone()))
                 .allow_methods([
                     Method::GET,
                     Method::POST,
@@ -271,6 +262,14 @@ fn wire(
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
                 .max_age(Duration::from_secs(600)),
         );
+        cors = Some(SimpleCors::new(config.cors_origins.clone()));
     }
-    Front::new(app, None)
+    let direct = Direct {
+        fixed: fixed_paths,
+        observer,
+        forwarder,
+        max_body_bytes: config.limits.max_body_bytes,
+        cors,
+    };
+    Front::new(app, Some(direct))
 }

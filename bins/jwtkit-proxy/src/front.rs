@@ -8,8 +8,10 @@
 //! tokens), which need axum's extractors, go through the axum router with the same
 //! observation as its middleware, so the choice between them keeps the router's order: a
 //! path a fixed route's pattern matches is the fixed route's (also for a method it does not
-//! take: 405), everything else the prefix table's. With `cors_origins` configured (and in dev
-//! mode) every request goes through axum, where tower-http's CORS layer answers preflights.
+//! take: 405), everything else the prefix table's. With `cors_origins` configured, `OPTIONS`
+//! requests go through axum, whose tower-http CORS layer answers them all as preflights; the
+//! others take the direct path, whose answers get the headers that layer gives a request that
+//! is not a preflight ([`SimpleCors`]). In dev mode every request goes through axum.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, Request, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use http_body::Body as _;
@@ -51,6 +53,46 @@ pub struct Direct {
     pub forwarder: Arc<Forwarder>,
     /// `limits.max_body_bytes`.
     pub max_body_bytes: usize,
+    /// `cors_origins`, when configured.
+    pub cors: Option<SimpleCors>,
+}
+
+/// What the router's CORS layer (tower-http's `CorsLayer` with `cors_origins` as its list of
+/// origins, as `app.rs` builds it) adds to the answer of a request that is not a preflight:
+/// `Vary` with the request headers a preflight reads, appended to the answer's own, and
+/// `Access-Control-Allow-Origin` when the request's `Origin` is listed. The direct path adds
+/// the same, so that it can serve such requests; `front_e2e.rs` compares the two paths'
+/// headers.
+pub struct SimpleCors {
+    origins: Vec<HeaderValue>,
+}
+
+/// tower-http's default `Vary` of its CORS layer.
+const CORS_VARY: HeaderValue = HeaderValue::from_static(
+    "origin, access-control-request-method, access-control-request-headers",
+);
+
+impl SimpleCors {
+    /// The layer's headers for pages of `origins`.
+    pub fn new(origins: Vec<HeaderValue>) -> Self {
+        Self { origins }
+    }
+
+    /// Where the request's `Origin` is among the listed origins, if it is.
+    fn listed(&self, headers: &HeaderMap) -> Option<usize> {
+        let origin = headers.get(header::ORIGIN)?;
+        self.origins.iter().position(|listed| listed == origin)
+    }
+
+    /// Adds them to `response`, the answer to a request whose `Origin` is the listed one at
+    /// `listed` ([`SimpleCors::listed`]).
+    fn apply(&self, listed: Option<usize>, response: &mut Response) {
+        let headers = response.headers_mut();
+        headers.append(header::VARY, CORS_VARY);
+        if let Some(origin) = listed.and_then(|i| self.origins.get(i)) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        }
+    }
 }
 
 impl Front {
@@ -67,16 +109,22 @@ impl Front {
 
     /// Answers `request` from `peer`.
     pub fn call(self: Arc<Self>, mut request: Request<Incoming>, peer: Peer) -> ResponseFuture {
-        if let Some(direct) = &self.direct {
+        if let Some(direct) = &self.direct
+            // With CORS, every `OPTIONS` is a preflight for the router's CORS layer.
+            && (direct.cors.is_none() || request.method() != Method::OPTIONS)
+        {
             let target = read_target(request.uri().path());
             let fixed = target
                 .path(request.uri().path())
                 .is_some_and(|path| direct.fixed.matches(path));
             if !fixed {
-                return Box::pin(async move {
-                    let direct = self.direct.as_ref().expect("checked above");
-                    Ok(direct.serve(request, target, peer).await)
-                });
+                // The box first, the future written into it: `Box::pin(future)` builds the
+                // future (about 4 KB) on the stack and copies it over.
+                let boxed = Box::write(
+                    Box::new_uninit(),
+                    Direct::serve(self, request, target, peer),
+                );
+                return Box::into_pin(boxed);
             }
         }
         let extensions = request.extensions_mut();
@@ -92,17 +140,32 @@ impl Front {
 }
 
 impl Direct {
-    /// A prefix-route request, observed as the router's middleware observes: refused when its
-    /// path or size is (a declared length over the limit among them), else forwarded with its
-    /// body limited to `max_body_bytes` (a body growing past it fails the upstream request,
-    /// which [`Forwarder::serve`] answers 413; hyper holds a body to its declared length).
+    /// A prefix-route request of `front` (whose direct path this is), observed as the
+    /// router's middleware observes: refused when its path or size is (a declared length over
+    /// the limit among them), else forwarded with its body limited to `max_body_bytes` (a body
+    /// growing past it fails the upstream request, which [`Forwarder::serve`] answers 413;
+    /// hyper holds a body to its declared length); with `cors_origins`, the answer gets the
+    /// CORS layer's headers ([`SimpleCors`]).
+    ///
+    /// One future for all of it, boxed by [`Front::call`] as it is: a nested future would be
+    /// built apart and then copied into it (about 4 KB).
     async fn serve(
-        &self,
+        front: Arc<Front>,
         mut request: Request<Incoming>,
         target: crate::observe::Target,
         peer: Peer,
-    ) -> Response {
-        let mut observation = self.observer.start(&mut request, target);
+    ) -> Result<Response, Infallible> {
+        let direct = front
+            .direct
+            .as_ref()
+            .expect("Front::call takes this path with one");
+        // Read before the request goes on: which listed origin it came from, if any (an
+        // index, not the value: it stays in the future until the answer).
+        let listed = direct
+            .cors
+            .as_ref()
+            .map(|cors| cors.listed(request.headers()));
+        let mut observation = direct.observer.start(&mut request, target);
         let response = match observation.take_refusal() {
             Some(refusal) => refusal.into_response(),
             None => {
@@ -110,15 +173,20 @@ impl Direct {
                     if body.is_end_stream() {
                         Body::empty()
                     } else {
-                        Body::new(http_body_util::Limited::new(body, self.max_body_bytes))
+                        Body::new(http_body_util::Limited::new(body, direct.max_body_bytes))
                     }
                 });
-                self.forwarder
+                direct
+                    .forwarder
                     .serve_route(request, peer, observation.route())
                     .await
             }
         };
-        self.observer.finish(observation, None, response)
+        let mut response = direct.observer.finish(observation, None, response);
+        if let (Some(cors), Some(listed)) = (&direct.cors, listed) {
+            cors.apply(listed, &mut response);
+        }
+        Ok(response)
     }
 }
 
