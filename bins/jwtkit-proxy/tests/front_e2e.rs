@@ -12,11 +12,22 @@ use serde_json::json;
 
 /// `METHOD target` with `Authorization: Bearer token` when given.
 async fn send(proxy: &Proxy, method: &str, target: &str, token: Option<&str>) -> RawReply {
+    send_with(proxy, method, target, token, "").await
+}
+
+/// [`send`] with more header lines (`extra`, each ending in CRLF).
+async fn send_with(
+    proxy: &Proxy,
+    method: &str,
+    target: &str,
+    token: Option<&str>,
+    extra: &str,
+) -> RawReply {
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
     let request = format!(
-        "{method} {target} HTTP/1.1\r\nHost: proxy.test\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {target} HTTP/1.1\r\nHost: proxy.test\r\n{auth}{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
     );
     raw_request(proxy.addr, request.as_bytes()).await
 }
@@ -81,13 +92,7 @@ async fn cors_get(
     let origin = origin
         .map(|o| format!("Origin: {o}\r\n"))
         .unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "GET {target} HTTP/1.1\r\nHost: proxy.test\r\n{origin}{auth}Connection: close\r\n\r\n"
-    );
-    raw_request(proxy.addr, request.as_bytes()).await
+    send_with(proxy, "GET", target, token, &origin).await
 }
 
 /// The CORS headers of an answer: `access-control-*`, and `vary` lines, in order.
@@ -145,11 +150,13 @@ async fn with_cors_origins_prefix_routes_get_the_routers_cors_headers() {
     );
     // A preflight to a prefix route is answered by the CORS layer, not forwarded.
     let before = echo.hits();
-    let preflight = raw_request(
-        proxy.addr,
-        b"OPTIONS /t/x HTTP/1.1\r\nHost: proxy.test\r\nOrigin: https://app.example\r\n\
-          Access-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: authorization\r\n\
-          Connection: close\r\n\r\n",
+    let preflight = send_with(
+        &proxy,
+        "OPTIONS",
+        "/t/x",
+        None,
+        "Origin: https://app.example\r\nAccess-Control-Request-Method: PUT\r\n\
+         Access-Control-Request-Headers: authorization\r\n",
     )
     .await;
     assert_eq!(preflight.status, 200);
