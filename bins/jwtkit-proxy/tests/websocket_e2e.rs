@@ -347,28 +347,42 @@ async fn connect_h2(
     proxy: &Proxy,
     path: &str,
     headers: &[(&str, &str)],
-) -> (
-    u16,
-    Option<WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>>,
-) {
+) -> (u16, Option<H2Socket>) {
     let stream = TcpStream::connect(proxy.addr).await.expect("connect");
+    connect_h2_over(stream, &format!("http://{}", proxy.addr), path, headers).await
+}
+
+/// A WebSocket on an HTTP/2 stream.
+type H2Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// [`connect_h2`] over `io` (plain TCP, or TLS with ALPN `h2`) to the proxy at `base`
+/// (`http://ADDR` or `https://ADDR`).
+async fn connect_h2_over<T>(
+    io: T,
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Option<H2Socket>)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, connection) =
         hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-            .handshake(TokioIo::new(stream))
+            .handshake(TokioIo::new(io))
             .await
             .expect("HTTP/2 handshake");
     tokio::spawn(connection);
     let empty = || http_body_util::Empty::<bytes::Bytes>::new();
     // One plain request first: the proxy's SETTINGS (extended CONNECT allowed) have arrived
     // once it is answered.
-    let health = hyper::Request::get(format!("http://{}/health", proxy.addr))
+    let health = hyper::Request::get(format!("{base}/health"))
         .body(empty())
         .unwrap();
     let answer = sender.send_request(health).await.expect("GET /health");
     assert_eq!(answer.status(), 200);
     let mut request = hyper::Request::builder()
         .method(hyper::Method::CONNECT)
-        .uri(format!("http://{}{path}", proxy.addr))
+        .uri(format!("{base}{path}"))
         .header("sec-websocket-version", "13");
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -436,6 +450,52 @@ async fn http2_clients_open_sockets_with_extended_connect() {
     assert_eq!(seen.header("x-user-id"), Some("alice"));
     assert_eq!(seen.header("authorization"), None);
     assert_eq!(upstream.close_of("/ws/h2").await.0, 1000);
+}
+
+#[tokio::test]
+async fn http2_sockets_work_over_tls_as_browsers_open_them() {
+    use jwtkit_testsupport::tls::TestCa;
+    use rustls::pki_types::ServerName;
+    use rustls::pki_types::pem::PemObject;
+    let upstream = WsUpstream::start().await;
+    let ca = TestCa::new("jwtkit test CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = ca.server().write(dir.path(), "tls");
+    let routes = format!(
+        "{ROUTES}\n[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let proxy = Proxy::with_toml(&echo_toml("", &upstream.url(), &routes), &[]).await;
+    assert_eq!(proxy.scheme, "https");
+    // A browser's connection: TLS with ALPN `h2`, the proxy's CA trusted.
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("CA");
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(proxy.addr).await.expect("connect");
+    let name = ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let bearer = format!("Bearer {}", hs_token("alice", json!({})));
+    let base = format!("https://{}", proxy.addr);
+    let (status, socket) =
+        connect_h2_over(tls, &base, "/ws/tls", &[("authorization", &bearer)]).await;
+    assert_eq!(status, 200);
+    let mut socket = socket.expect("a socket");
+    echo(&mut socket, Message::text("over TLS and HTTP/2")).await;
+    socket.close(None).await.expect("close");
+    assert_eq!(upstream.close_of("/ws/tls").await.0, 1000);
 }
 
 #[tokio::test]
