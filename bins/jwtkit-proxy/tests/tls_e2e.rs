@@ -7,7 +7,6 @@ mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -341,16 +340,7 @@ struct HeldConnection {
 
 impl HeldConnection {
     async fn open(addr: SocketAddr, ca: &TestCa) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(der(&ca.cert_pem)).expect("CA");
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let connector = tokio_rustls::TlsConnector::from(ca.client_config(&[b"http/1.1"]));
         let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let name = ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
         let stream = connector.connect(name, tcp).await.expect("handshake");

@@ -456,7 +456,6 @@ async fn http2_clients_open_sockets_with_extended_connect() {
 async fn http2_sockets_work_over_tls_as_browsers_open_them() {
     use jwtkit_testsupport::tls::TestCa;
     use rustls::pki_types::ServerName;
-    use rustls::pki_types::pem::PemObject;
     let upstream = WsUpstream::start().await;
     let ca = TestCa::new("jwtkit test CA");
     let dir = tempfile::tempdir().unwrap();
@@ -469,20 +468,10 @@ async fn http2_sockets_work_over_tls_as_browsers_open_them() {
     let proxy = Proxy::with_toml(&echo_toml("", &upstream.url(), &routes), &[]).await;
     assert_eq!(proxy.scheme, "https");
     // A browser's connection: TLS with ALPN `h2`, the proxy's CA trusted.
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes()) {
-        roots.add(cert.expect("CA PEM")).expect("CA");
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    let config = ca.client_config(&[b"h2"]);
     let tcp = TcpStream::connect(proxy.addr).await.expect("connect");
     let name = ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let tls = tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
         .expect("TLS handshake");

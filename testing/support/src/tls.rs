@@ -74,6 +74,28 @@ impl TestCa {
         self.leaf(&[name], ExtendedKeyUsagePurpose::ClientAuth)
     }
 
+    /// The CA as the only trust anchor of a rustls store.
+    fn roots(&self) -> rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(self.cert_pem.as_bytes()) {
+            roots.add(cert.expect("CA PEM")).expect("CA certificate");
+        }
+        roots
+    }
+
+    /// A rustls client configuration that trusts only this CA and offers `alpn` (`h2`,
+    /// `http/1.1`, ...), without a client certificate.
+    pub fn client_config(&self, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(self.roots())
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Arc::new(config)
+    }
+
     /// Writes the CA certificate to `dir/name` and returns the path.
     pub fn write(&self, dir: &Path, name: &str) -> PathBuf {
         write(dir, name, &self.cert_pem)
@@ -109,12 +131,8 @@ impl Leaf {
         let builder = match client_ca {
             None => builder.with_no_client_auth(),
             Some(ca) => {
-                let mut roots = rustls::RootCertStore::empty();
-                for cert in CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes()) {
-                    roots.add(cert.expect("CA PEM")).expect("CA certificate");
-                }
                 let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                    roots.into(),
+                    ca.roots().into(),
                     provider,
                 )
                 .build()
