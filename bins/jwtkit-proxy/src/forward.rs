@@ -517,7 +517,6 @@ async fn forward(
             method = axum::http::Method::GET;
         }
         Box::new(websocket::Inbound {
-            handshake,
             upgrade,
             key: websocket::upgrade_request_headers(&mut headers, handshake),
         })
@@ -575,7 +574,7 @@ async fn forward(
     };
 
     if let Some(inbound) = &upgrade
-        && inbound.handshake == websocket::Handshake::Http2
+        && inbound.is_http2()
         && response.status().is_success()
     {
         // A 2xx to an extended CONNECT says the socket is open (RFC 8441 §5): an upstream

@@ -176,7 +176,8 @@ pub(crate) fn load_file(path: &Path) -> Result<Config, StartError> {
 /// reading every secret and key file, but listens on nothing and fetches no JWK Set. Returns
 /// the line to print: `config PATH: ok (N issuers, M routes)`, or every problem found, each
 /// naming its key as a start would: a file that does not parse is one problem; otherwise every
-/// problem of the cross-checks and every file or environment variable that cannot be read; when there is none of those, what building the proxy finds (a key that does not
+/// problem of the cross-checks and every file or environment variable that cannot be read;
+/// when there is none of those, what building the proxy finds (a key that does not
 /// parse, a secret too short). Nothing is logged, so no secret can appear.
 pub fn check_config(path: &Path) -> Result<String, Vec<StartError>> {
     let config = load_file(path).map_err(|err| vec![err])?;

@@ -196,15 +196,21 @@ pub fn upgrade_request_headers(headers: &mut HeaderMap, handshake: Handshake) ->
     Some(key)
 }
 
-/// The caller's side of a handshake being forwarded: how it came, the connection hyper hands
-/// over once the caller has the answer, and (HTTP/2) the key the proxy sent upstream.
+/// The caller's side of a handshake being forwarded: the connection hyper hands over once the
+/// caller has the answer, and for an HTTP/2 caller the key the proxy sent upstream.
 pub struct Inbound {
-    /// How the handshake came.
-    pub handshake: Handshake,
     /// The caller's connection (HTTP/1.1) or stream (HTTP/2), once answered.
     pub upgrade: OnUpgrade,
-    /// The proxy's `Sec-WebSocket-Key` toward the upstream, for an HTTP/2 caller.
+    /// The proxy's `Sec-WebSocket-Key` toward the upstream ([`upgrade_request_headers`]):
+    /// `Some` exactly for an HTTP/2 caller ([`Handshake::Http2`]), whose answer is then `200`.
     pub key: Option<String>,
+}
+
+impl Inbound {
+    /// True for an HTTP/2 caller, to whom any `2xx` says the socket is open (RFC 8441 §5).
+    pub fn is_http2(&self) -> bool {
+        self.key.is_some()
+    }
 }
 
 /// What a relay needs besides the two connections.

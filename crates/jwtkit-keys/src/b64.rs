@@ -74,9 +74,10 @@ pub fn decode_buffered<'b>(
     }
 }
 
-/// Decodes `input` into `out`, whose length is `decoded_len(input)`; every decoder above ends here. base64-simd picks the
-/// CPU's vector instructions at run time; it is strict as [`decode`] promises (the tests below
-/// hold it to the `base64` crate on short, long and random inputs).
+/// Decodes `input` into `out`, whose length is `decoded_len(input)`; every decoder above ends
+/// here. base64-simd picks the CPU's vector instructions at run time; it is strict as
+/// [`decode`] promises (the tests below hold it to the `base64` crate on short, long and random
+/// inputs).
 fn decode_exact<'o>(input: &str, out: Out<'o, [u8]>) -> Result<&'o mut [u8], DecodeError> {
     base64_simd::URL_SAFE_NO_PAD
         .decode(input.as_bytes(), out)

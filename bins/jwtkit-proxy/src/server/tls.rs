@@ -62,9 +62,15 @@ impl ListenerTls {
         self.clients.set(loaded.clients);
     }
 
-    /// The acceptor of the listener ([`acceptor`]) over this state.
+    /// The acceptor of the listener: TLS 1.2 and 1.3, ALPN `h2` then `http/1.1`, this
+    /// state's certificate and check of client certificates.
     pub fn acceptor(&self) -> Result<TlsAcceptor, rustls::Error> {
-        acceptor(self.certificate.clone(), self.clients.clone())
+        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_client_cert_verifier(self.clients.clone())
+            .with_cert_resolver(self.certificate.clone());
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(config)))
     }
 }
 
@@ -196,7 +202,7 @@ pub struct Clients(Arc<dyn ClientCertVerifier>);
 
 /// The check of callers' client certificates every handshake makes, replaced in place by
 /// [`ClientVerifier::set`]; with none set, no client certificate is asked for.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ClientVerifier {
     current: ArcSwap<Option<Clients>>,
 }
@@ -277,18 +283,4 @@ impl ClientCertVerifier for ClientVerifier {
                 .supported_schemes(),
         }
     }
-}
-
-/// The acceptor of the listener: TLS 1.2 and 1.3, ALPN `h2` then `http/1.1`, the certificate
-/// of `resolver`, callers' client certificates checked by `clients`.
-pub fn acceptor(
-    resolver: Arc<CertResolver>,
-    clients: Arc<ClientVerifier>,
-) -> Result<TlsAcceptor, rustls::Error> {
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_client_cert_verifier(clients)
-        .with_cert_resolver(resolver);
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
 }
